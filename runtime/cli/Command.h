@@ -1,0 +1,30 @@
+// How the `aoarm` subcommands are wired: each lives in runtime/cli/ as a
+// register function, so the tool's main stays short and tests can reach the
+// logic. An action returns a Status; the CLI prints a failure as
+// "aoarm <command>: error: <message>" and exits non-zero.
+#pragma once
+
+#include "runtime/support/Status.h"
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+namespace aoarm::cli {
+
+/// Collects the exit code of whichever subcommand ran.
+class Runner {
+public:
+  /// Runs `action` when `command` is chosen; `name` prefixes its errors.
+  void bind(CLI::App *command, std::string name, std::function<Status()> action);
+  int exitCode() const { return exitCode_; }
+
+private:
+  int exitCode_ = 0;
+};
+
+/// `aoarm data prepare|stats`.
+void registerDataCommand(CLI::App &app, Runner &runner);
+
+} // namespace aoarm::cli
