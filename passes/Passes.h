@@ -1,0 +1,30 @@
+// The passes of aoarmc (declared in Passes.td) and the pipelines built from
+// them.
+#pragma once
+
+#include "dialect/AoarmOps.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace aoarm {
+
+#define GEN_PASS_DECL
+#include "passes/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "passes/Passes.h.inc"
+
+/// The front end: from a spec as written to a static model. Config
+/// overrides (`key=value`) are applied by aoarm-specialize.
+void buildFrontEndPipeline(mlir::OpPassManager &pm,
+                           const std::vector<std::string> &overrides);
+
+/// Registers every pass and the named pipelines with the pass registry.
+void registerAoarmPipelines();
+
+} // namespace aoarm

@@ -1,0 +1,42 @@
+//===- Passes.td - the passes of aoarmc ----------------------*- tablegen -*-===//
+//
+// Each pass: def XxxPass, CLI aoarm-xxx, file passes/Xxx.cpp, test
+// tests/passes/xxx.mlir. Grouped by stage of the pipeline, in pipeline order.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AOARM_PASSES_TD
+#define AOARM_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+//===----------------------------------------------------------------------===//
+// Front end
+//===----------------------------------------------------------------------===//
+
+def SpecializePass : Pass<"aoarm-specialize", "mlir::ModuleOp"> {
+  let summary = "Apply config overrides, fix every shape, expand repeated layers";
+  let description = [{
+    Turns a spec as written into the model that will be compiled:
+
+    1. `set` overrides (`key=value`) replace config values; a key the model
+       does not declare, or a value of the wrong type, is an error that lists
+       the valid keys.
+    2. Each `aoarm.layers "p" repeat n (...)` becomes n copies of its body,
+       chained through the carried values; parameter `name` of copy i is
+       renamed `p.i.name`.
+    3. Config keys in parameter shapes become integers, `aoarm.tokens` and
+       `aoarm.order` get `length = seq_len`, and every result type is
+       inferred again, so every dimension but the batch is static.
+
+    Afterwards the verifier runs on the static model: shape, head and
+    target-leak checks are exact.
+  }];
+  let options = [
+    ListOption<"overrides", "set", "std::string",
+               "config overrides written key=value">,
+  ];
+  let dependentDialects = ["aoarm::AoarmDialect"];
+}
+
+#endif // AOARM_PASSES_TD

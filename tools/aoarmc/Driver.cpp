@@ -1,0 +1,90 @@
+#include "Driver.h"
+
+#include "dialect/AoarmOps.h"
+#include "dialect/ModelSummary.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+#include <fmt/core.h>
+
+using namespace mlir;
+
+namespace aoarm {
+
+const std::vector<std::pair<std::string, std::string>> &emitStages() {
+  static const std::vector<std::pair<std::string, std::string>> stages = {
+      {"parsed", "the spec as written, after parsing and verification"},
+      {"mlir", "the specialized model: overrides applied, layers expanded, "
+               "static shapes"},
+      {"summary", "the config and the parameter table with the total count"},
+  };
+  return stages;
+}
+
+int compile(const CompileOptions &options) {
+  MLIRContext context;
+  context.loadDialect<AoarmDialect>();
+  // Users see their own file:line:col, not a dump of the op.
+  context.printOpOnDiagnostic(false);
+
+  std::string error;
+  std::unique_ptr<llvm::MemoryBuffer> input =
+      openInputFile(options.input, &error);
+  if (!input) {
+    fmt::print(stderr, "aoarmc: error: cannot read '{}': {}\n", options.input,
+               error);
+    return 1;
+  }
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return 1; // the parser or verifier has printed a located error
+  auto models = llvm::to_vector(module->getOps<ModelOp>());
+  if (models.size() != 1) {
+    fmt::print(stderr, "aoarmc: error: '{}' must hold exactly one aoarm.model, "
+               "found {}\n", options.input, models.size());
+    return 1;
+  }
+
+  if (options.emit != "parsed") {
+    PassManager pm(&context);
+    buildFrontEndPipeline(pm, options.overrides);
+    if (failed(pm.run(*module)))
+      return 1;
+  } else if (!options.overrides.empty()) {
+    fmt::print(stderr, "aoarmc: error: --set has no effect with "
+               "--emit=parsed; the overrides apply from --emit=mlir on\n");
+    return 1;
+  }
+
+  std::unique_ptr<llvm::ToolOutputFile> output =
+      openOutputFile(options.output, &error);
+  if (!output) {
+    fmt::print(stderr, "aoarmc: error: cannot write '{}': {}\n",
+               options.output, error);
+    return 1;
+  }
+  if (options.emit == "summary") {
+    if (failed(printModelSummary(*module->getOps<ModelOp>().begin(),
+                                 output->os())))
+      return 1;
+  } else {
+    module->print(output->os());
+  }
+  output->keep();
+  return 0;
+}
+
+} // namespace aoarm

@@ -1,0 +1,25 @@
+// The aoarmc compiler driver: parse, verify, run the pipeline up to the
+// requested stage and write what that stage shows.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace aoarm {
+
+struct CompileOptions {
+  std::string input;
+  std::vector<std::string> overrides; // --set key=value
+  std::string emit;                   // one of emitStages()
+  std::string output;                 // "-" for stdout
+};
+
+/// The stages `--emit` accepts, with what each shows.
+const std::vector<std::pair<std::string, std::string>> &emitStages();
+
+/// Compiles as asked; diagnostics go to stderr as file:line:col. Returns the
+/// process exit code.
+int compile(const CompileOptions &options);
+
+} // namespace aoarm
