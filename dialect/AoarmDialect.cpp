@@ -1,5 +1,6 @@
 // Dialect registration and the assembly of the perm type.
 #include "dialect/AoarmOps.h"
+#include "dialect/VJP.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -11,6 +12,8 @@ using namespace aoarm;
 #include "dialect/AoarmOpsDialect.cpp.inc"
 
 #include "dialect/AoarmEnums.cpp.inc"
+
+#include "dialect/AoarmInterfaces.cpp.inc"
 
 #define GET_TYPEDEF_CLASSES
 #include "dialect/AoarmOpsTypes.cpp.inc"
@@ -24,6 +27,7 @@ void AoarmDialect::initialize() {
 #define GET_TYPEDEF_LIST
 #include "dialect/AoarmOpsTypes.cpp.inc"
       >();
+  attachVJPInterfaces(getContext());
 }
 
 // `!aoarm.perm` (length not fixed yet) or `!aoarm.perm<128>`.

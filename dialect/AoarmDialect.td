@@ -99,5 +99,9 @@ def Aoarm_Positions : TensorOf<[I32]>;    // [batch, slots] text positions
 def Aoarm_Act : TensorOf<[F32]>;          // [batch, slots, features]
 def Aoarm_Time : TensorOf<[F32]>;         // [batch] diffusion time t
 def Aoarm_Loss : 0DTensorOf<[F32]>;       // scalar, nats per token
+// A scalar the step ops build themselves (clipping scale).
+def Aoarm_Scalar : 0DTensorOf<[F32]> {
+  let builderCall = "::mlir::RankedTensorType::get({}, $_builder.getF32Type())";
+}
 
 #endif // AOARM_DIALECT_TD

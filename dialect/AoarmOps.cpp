@@ -485,7 +485,13 @@ LogicalResult ModelOp::verifyRegions() {
   // Parameter names are checkpoint names: they must be unique. Inside an
   // unexpanded aoarm.layers they are unique per prefix.
   llvm::StringMap<Operation *> seen;
-  WalkResult walk = this->walk([&](ParamOp param) -> WalkResult {
+  // Synthesized steps repeat the parameters on purpose; skip them.
+  WalkResult walk = this->walk<WalkOrder::PreOrder>([&](Operation *op) -> WalkResult {
+    if (isa<StepOp>(op))
+      return WalkResult::skip();
+    auto param = dyn_cast<ParamOp>(op);
+    if (!param)
+      return WalkResult::advance();
     std::string name = param.getName().str();
     if (auto layers = param->getParentOfType<LayersOp>())
       name = (layers.getPrefix() + ".<i>." + name).str();

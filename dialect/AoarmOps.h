@@ -14,6 +14,8 @@
 
 #include "dialect/AoarmEnums.h.inc"
 
+#include "dialect/AoarmInterfaces.h.inc"
+
 #define GET_TYPEDEF_CLASSES
 #include "dialect/AoarmOpsTypes.h.inc"
 

@@ -30,7 +30,7 @@ class Aoarm_Op<string mnemonic, list<Trait> traits = []>
 // infers its result type, and verifies itself.
 class Aoarm_BodyOp<string mnemonic, list<Trait> traits = []>
     : Aoarm_Op<mnemonic, !listconcat(traits, [
-        ParentOneOf<["ModelOp", "LayersOp"]>, InferTypeOpAdaptor])> {
+        ParentOneOf<["ModelOp", "LayersOp", "StepOp"]>, InferTypeOpAdaptor])> {
   let hasVerifier = 1;
 }
 
@@ -545,5 +545,7 @@ def Aoarm_MDLMLossOp : Aoarm_BodyOp<"mdlm_loss", [Pure]> {
   let results = (outs Aoarm_Loss:$loss);
   let assemblyFormat = "$logits `,` $targets `,` $masked `,` $t custom<TypesFIIT>(type($logits), type($targets), type($masked), type($t)) attr-dict";
 }
+
+include "dialect/AoarmStepOps.td"
 
 #endif // AOARM_OPS_TD

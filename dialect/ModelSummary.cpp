@@ -9,7 +9,12 @@ namespace aoarm {
 
 FailureOr<std::vector<ParamInfo>> collectParams(ModelOp model) {
   std::vector<ParamInfo> params;
-  WalkResult walk = model.walk([&](ParamOp param) -> WalkResult {
+  WalkResult walk = model.walk<WalkOrder::PreOrder>([&](Operation *op) -> WalkResult {
+    if (isa<StepOp>(op)) // synthesized steps repeat the parameters
+      return WalkResult::skip();
+    auto param = dyn_cast<ParamOp>(op);
+    if (!param)
+      return WalkResult::advance();
     std::optional<SmallVector<int64_t>> shape = param.getStaticShape();
     if (!shape || param->getParentOfType<LayersOp>()) {
       param.emitOpError() << "parameter '" << param.getName()

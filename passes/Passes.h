@@ -24,6 +24,10 @@ namespace aoarm {
 void buildFrontEndPipeline(mlir::OpPassManager &pm,
                            const std::vector<std::string> &overrides);
 
+/// The step functions: eval_step and train_step with reverse-mode
+/// gradients and AdamW, on a model the front end has specialized.
+void buildSynthesisPipeline(mlir::OpPassManager &pm);
+
 /// Registers every pass and the named pipelines with the pass registry.
 void registerAoarmPipelines();
 

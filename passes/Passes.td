@@ -39,4 +39,28 @@ def SpecializePass : Pass<"aoarm-specialize", "mlir::ModuleOp"> {
   let dependentDialects = ["aoarm::AoarmDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// Training step
+//===----------------------------------------------------------------------===//
+
+def SynthesizePass : Pass<"aoarm-synthesize", "mlir::ModuleOp"> {
+  let summary = "Build the step functions the runtime calls: eval_step, train_step";
+  let description = [{
+    On a specialized model (no `aoarm.layers` left), adds inside the model:
+
+    - `aoarm.step "eval_step"`: the forward pass and the loss.
+    - `aoarm.step "train_step"`: the forward pass; then reverse-mode
+      gradients, built by walking the forward ops backwards and asking each
+      op's `VJPOpInterface` for the gradients of its operands (a value used
+      twice receives the sum of its gradients, via `aoarm.add`); then the
+      global-norm clipping scale over every parameter gradient
+      (`aoarm.clip_scale`) and one `aoarm.adamw` per parameter.
+
+    The loss is the seed: objectives' backward needs no incoming gradient.
+    A parameter that does not influence the loss is an error (it would
+    never train).
+  }];
+  let dependentDialects = ["aoarm::AoarmDialect"];
+}
+
 #endif // AOARM_PASSES_TD

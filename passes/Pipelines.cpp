@@ -18,6 +18,10 @@ void buildFrontEndPipeline(mlir::OpPassManager &pm,
   pm.addPass(createSpecializePass(options));
 }
 
+void buildSynthesisPipeline(mlir::OpPassManager &pm) {
+  pm.addPass(createSynthesizePass());
+}
+
 namespace {
 struct FrontEndOptions : public mlir::PassPipelineOptions<FrontEndOptions> {
   ListOption<std::string> overrides{*this, "set",
