@@ -6,6 +6,7 @@
 #include "llvm/ADT/StringExtras.h"
 
 #include <cmath>
+#include <cstdio>
 
 using namespace mlir;
 
@@ -40,6 +41,13 @@ static std::string knownKeyList() {
                                       return k.name.str();
                                     }),
                     ", ");
+}
+
+/// A number as people write it in a config ("0", "1e-05"), for messages.
+static std::string formatNumber(double v) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", v);
+  return text;
 }
 
 static std::optional<int64_t> intValue(Attribute attr) {
@@ -77,7 +85,8 @@ LogicalResult verifyConfig(DictionaryAttr config, EmitErrorFn emitError) {
                            << "' must be a number, got " << value;
       if (!(v > key->minimum) || !std::isfinite(v))
         return emitError() << "config key '" << name << "' must be > "
-                           << key->minimum << ", got " << v;
+                           << formatNumber(key->minimum) << ", got "
+                           << formatNumber(v);
     }
   }
   for (const ConfigKeyInfo &key : knownConfigKeys())
@@ -113,6 +122,18 @@ applyConfigOverrides(DictionaryAttr config,
         valueText.empty())
       return emitError() << "--set '" << text
                          << "' must have the form key=value";
+    if (!config.get(name) && lookupConfigKey(name)) {
+      std::string declared = llvm::join(
+          llvm::map_range(config, [](NamedAttribute e) {
+            return e.getName().getValue().str();
+          }),
+          ", ");
+      return emitError() << "--set " << name
+                         << ": this model does not declare config key '"
+                         << name
+                         << "'; --set changes declared keys only: "
+                         << declared;
+    }
     if (!config.get(name)) {
       std::string valid = llvm::join(
           llvm::map_range(config, [](NamedAttribute e) {
