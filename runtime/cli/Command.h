@@ -26,5 +26,7 @@ private:
 
 /// `aoarm data prepare|stats`.
 void registerDataCommand(CLI::App &app, Runner &runner);
+/// `aoarm inspect FILE`: check a bundle and describe it.
+void registerInspectCommand(CLI::App &app, Runner &runner);
 
 } // namespace aoarm::cli

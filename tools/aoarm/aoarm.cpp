@@ -6,6 +6,7 @@ int main(int argc, char **argv) {
   app.require_subcommand(1);
   aoarm::cli::Runner runner;
   aoarm::cli::registerDataCommand(app, runner);
+  aoarm::cli::registerInspectCommand(app, runner);
   CLI11_PARSE(app, argc, argv);
   return runner.exitCode();
 }
