@@ -343,13 +343,25 @@ StatusOr<ParamSpec> ParamSpec::fromJson(const json &object,
 // ---- ValueSpec and FunctionSpec ---------------------------------------------
 
 json ValueSpec::toJson() const {
-  return {{"name", name}, {"dtype", dtypeName(dtype)}, {"shape", shape}};
+  json out = {{"name", name}, {"dtype", dtypeName(dtype)}, {"shape", shape}};
+  if (value)
+    out["value"] = *value;
+  return out;
 }
 
 StatusOr<ValueSpec> ValueSpec::fromJson(const json &object,
                                         const std::string &path) {
-  AOARM_RETURN_IF_ERROR(checkKeys(object, path, {"name", "dtype", "shape"}));
+  AOARM_RETURN_IF_ERROR(
+      checkKeys(object, path, {"name", "dtype", "shape"}, {"value"}));
   ValueSpec value;
+  if (object.contains("value")) {
+    std::optional<int64_t> id = asInt64(object.at("value"));
+    if (!id || *id < 0)
+      return Status::errorf("{} must be a non-negative integer (a program "
+                            "value id), got {}",
+                            member(path, "value"), describe(object.at("value")));
+    value.value = *id;
+  }
   StatusOr<std::string> name = getName(object, path, "name");
   if (!name)
     return name.status();
@@ -423,13 +435,14 @@ json valueListToJson(const std::vector<ValueSpec> &values) {
 json FunctionSpec::toJson() const {
   return {{"inputs", valueListToJson(inputs)},
           {"outputs", valueListToJson(outputs)},
+          {"values", values},
           {"program", program}};
 }
 
 StatusOr<FunctionSpec> FunctionSpec::fromJson(const json &object,
                                               const std::string &path) {
   AOARM_RETURN_IF_ERROR(
-      checkKeys(object, path, {"inputs", "outputs", "program"}));
+      checkKeys(object, path, {"inputs", "outputs", "program"}, {"values"}));
   FunctionSpec function;
   StatusOr<std::vector<ValueSpec>> inputs =
       valueListFromJson(object.at("inputs"), member(path, "inputs"));
@@ -446,6 +459,13 @@ StatusOr<FunctionSpec> FunctionSpec::fromJson(const json &object,
     return Status::errorf("{} must be an array, got {}",
                           member(path, "program"), describe(program));
   function.program = program;
+  if (object.contains("values")) {
+    const json &values = object.at("values");
+    if (!values.is_array())
+      return Status::errorf("{} must be an array, got {}",
+                            member(path, "values"), describe(values));
+    function.values = values;
+  }
   return function;
 }
 

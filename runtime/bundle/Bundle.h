@@ -109,8 +109,11 @@ struct ValueSpec {
   DType dtype = DType::F32;
   /// Every dimension positive, or kDynamicBatch for at most one of them.
   std::vector<int64_t> shape;
+  /// For an output of a step program: the id of the program value it
+  /// returns (docs/program.md).
+  std::optional<int64_t> value;
 
-  /// {"name", "dtype", "shape"}.
+  /// {"name", "dtype", "shape", "value"?}.
   nlohmann::json toJson() const;
   /// Validates every field; errors name `path`.
   static StatusOr<ValueSpec> fromJson(const nlohmann::json &json,
@@ -124,8 +127,11 @@ struct FunctionSpec {
   /// The op program. Its format belongs to the executor, so the bundle only
   /// checks that it is a JSON array and keeps it as it is.
   nlohmann::json program = nlohmann::json::array();
+  /// The program's value table ({"dtype", "shape"} per value id), kept as
+  /// it is like the program.
+  nlohmann::json values = nlohmann::json::array();
 
-  /// {"inputs", "outputs", "program"}.
+  /// {"inputs", "outputs", "values", "program"}.
   nlohmann::json toJson() const;
   /// Validates every field; errors name `path`.
   static StatusOr<FunctionSpec> fromJson(const nlohmann::json &json,

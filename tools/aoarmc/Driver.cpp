@@ -4,6 +4,8 @@
 #include "dialect/ModelSummary.h"
 #include "passes/Passes.h"
 
+#include "codegen/ProgramExport.h"
+
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
@@ -26,6 +28,9 @@ const std::vector<std::pair<std::string, std::string>> &emitStages() {
       {"mlir", "the specialized model: overrides applied, layers expanded, "
                "static shapes"},
       {"summary", "the config and the parameter table with the total count"},
+      {"synthesized", "the model with its steps: eval_step, and train_step "
+                      "with gradients and AdamW"},
+      {"bundle", "the bundle the runtime runs (binary; needs -o FILE)"},
   };
   return stages;
 }
@@ -61,12 +66,34 @@ int compile(const CompileOptions &options) {
   if (options.emit != "parsed") {
     PassManager pm(&context);
     buildFrontEndPipeline(pm, options.overrides);
+    if (options.emit != "mlir" && options.emit != "summary")
+      buildSynthesisPipeline(pm);
     if (failed(pm.run(*module)))
       return 1;
   } else if (!options.overrides.empty()) {
     fmt::print(stderr, "aoarmc: error: --set has no effect with "
                "--emit=parsed; the overrides apply from --emit=mlir on\n");
     return 1;
+  }
+
+  if (options.emit == "bundle") {
+    if (options.output == "-") {
+      fmt::print(stderr, "aoarmc: error: --emit=bundle writes a binary file; "
+                 "give -o FILE.aoarm (or choose --emit=mlir)\n");
+      return 1;
+    }
+    FailureOr<BundleManifest> manifest =
+        buildManifest(*module->getOps<ModelOp>().begin());
+    if (failed(manifest))
+      return 1;
+    Bundle bundle;
+    bundle.manifest = std::move(*manifest);
+    Status written = writeBundle(options.output, bundle, /*overwrite=*/true);
+    if (!written.isOk()) {
+      fmt::print(stderr, "aoarmc: error: {}\n", written.message());
+      return 1;
+    }
+    return 0;
   }
 
   std::unique_ptr<llvm::ToolOutputFile> output =

@@ -1,5 +1,6 @@
 // aoarmc: compiles a model spec written in the aoarm dialect.
-//   aoarmc models/drope.mlir --set seq_len=1024 --emit=summary
+//   aoarmc models/drope.mlir --set seq_len=1024 -o drope.aoarm
+//   aoarmc models/drope.mlir --emit=summary
 #include "Driver.h"
 
 #include <CLI/CLI.hpp>
@@ -7,12 +8,17 @@
 #include <string>
 #include <vector>
 
+static bool endsWith(const std::string &s, const std::string &end) {
+  return s.size() >= end.size() &&
+         s.compare(s.size() - end.size(), end.size(), end) == 0;
+}
+
 int main(int argc, char **argv) {
   aoarm::CompileOptions options;
-  options.emit = "mlir";
   options.output = "-";
 
-  std::string stageHelp = "what to produce:";
+  std::string stageHelp = "what to produce (default: bundle when -o ends "
+                          "in .aoarm, else mlir):";
   std::vector<std::string> stageNames;
   for (const auto &[name, what] : aoarm::emitStages()) {
     stageHelp += "\n  " + name + ": " + what;
@@ -29,5 +35,8 @@ int main(int argc, char **argv) {
       ->check(CLI::IsMember(stageNames));
   app.add_option("-o,--output", options.output, "output file ('-': stdout)");
   CLI11_PARSE(app, argc, argv);
+  if (options.emit.empty())
+    options.emit = endsWith(options.output, ".aoarm") ? "bundle"
+                                                                 : "mlir";
   return aoarm::compile(options);
 }
