@@ -318,6 +318,12 @@ bool Executor<T>::hasFunction(const std::string &name) const {
 }
 
 template <typename T>
+int64_t Executor<T>::seqLen(const std::string &function) const {
+  auto it = plans_.find(function);
+  return it == plans_.end() ? 0 : it->second.seqLen;
+}
+
+template <typename T>
 const ExecutionPlan *Executor<T>::findPlan(const std::string &name,
                                            Status &status) const {
   auto it = plans_.find(name);

@@ -173,6 +173,9 @@ public:
 
   /// True when the executor has a function named `name`.
   bool hasFunction(const std::string &name) const;
+  /// The sequence length L the function's token input has (0 when it reads
+  /// no tokens or does not exist).
+  int64_t seqLen(const std::string &function) const;
 
   /// Runs the whole function: the forward, the gradients, clip_scale and
   /// adamw. A non-finite loss or gradient norm is reported in
