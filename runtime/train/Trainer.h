@@ -1,0 +1,122 @@
+// Training and evaluation of a bundle on a text8 corpus, on the CPU
+// reference executor.
+//
+// A run is replayable from its seed: step s (1-based) trains on the crops
+// CropSampler draws for step s, with the orders, times and masks of
+// (seed, step s), and AdamW step s. The learning rate warms up linearly for
+// `warmup` steps and then follows a cosine down to 10% of the peak at the
+// last step. Validation scores fixed chunks of the valid split (ChunkReader)
+// whose draws are tied to the chunk index, not to the batch or the step, so
+// every evaluation of every run with the same eval seed scores the same
+// characters under the same orders, times and masks.
+//
+// RUNDIR/log.jsonl holds one JSON object per line: first the configuration
+// ("type": "config": bundle, model, config, parameter count and every run
+// setting), then one "train" line per step and one "eval" line per
+// evaluation. Each line is flushed as it is written, so a run that stops
+// (a non-finite loss, a kill) keeps everything up to that point.
+#pragma once
+
+#include "runtime/bundle/Bundle.h"
+#include "runtime/cpu/Executor.h"
+#include "runtime/data/Batches.h"
+#include "runtime/support/Status.h"
+
+#include <cstdint>
+#include <string>
+
+namespace aoarm {
+
+/// The random-stream step of evaluation draws: training uses steps 1..N, so
+/// the last step number is reserved for evaluation.
+inline constexpr uint32_t kEvalStreamStep = 0xFFFFFFFFu;
+
+/// The executor's description of a bundle's model: its config (as doubles)
+/// and parameter table. Refuses a parameter that is not f32.
+StatusOr<cpu::ModelDesc> modelFromManifest(const BundleManifest &manifest);
+
+/// Parses function `function` of the manifest into a program
+/// (docs/program.md): the bundle's value table, its outputs' value ids and
+/// its instructions. `bundleName` starts every message.
+StatusOr<cpu::Program> programFromManifest(const BundleManifest &manifest,
+                                           const std::string &function,
+                                           const std::string &bundleName);
+
+/// The learning rate of step `step` (1-based) of `totalSteps`: `peak` *
+/// step / warmup during the warmup, then a cosine from `peak` at step
+/// warmup + 1 down to `minRatio` * `peak` at the last step.
+double scheduledLearningRate(int64_t step, int64_t totalSteps, double peak,
+                             int64_t warmup, double minRatio = 0.1);
+
+/// What to score and how.
+struct EvalOptions {
+  /// Rows per executor call.
+  int64_t batchSize = 16;
+  /// Batches of chunks to score from the start of the split; 0 = all.
+  int64_t numBatches = 0;
+  /// Seeds the per-chunk orders, times and masks.
+  uint64_t seed = 0;
+};
+
+/// The score of some chunks.
+struct EvalResult {
+  /// Total loss in nats over the scored tokens (the mean loss of each batch
+  /// times its tokens).
+  double nats = 0.0;
+  int64_t tokens = 0;
+  int64_t chunks = 0;
+  /// nats / tokens / ln 2.
+  double bitsPerChar() const;
+};
+
+/// Scores the executor's current parameters with `function` on the first
+/// chunks of `chunks`. Chunk c draws its order from stream index c at step
+/// kEvalStreamStep, its mask likewise, and its MDLM time is
+/// eps + (1 - eps) frac(u + c / C) over the C chunks scored, u drawn from
+/// (seed, Time, kEvalStreamStep, 0), so the times cover [eps, 1) evenly.
+StatusOr<EvalResult> evaluateChunks(cpu::Executor<float> &executor,
+                                    const std::string &function,
+                                    const ChunkReader &chunks,
+                                    const EvalOptions &options);
+
+/// `aoarm train`'s settings.
+struct TrainOptions {
+  std::string bundlePath;
+  std::string dataPath;
+  std::string runDir;
+  int64_t steps = 1000;
+  int64_t batchSize = 16;
+  double lr = 3e-4;
+  int64_t warmup = 100;
+  /// Evaluate every this many steps (and after the last); 0 = never.
+  int64_t evalEvery = 100;
+  int64_t evalBatches = 8;
+  uint64_t seed = 0;
+  /// Seeds the evaluation draws; fixed by default so runs compare.
+  uint64_t evalSeed = 0;
+  std::string device = "cpu";
+  /// Reuse a non-empty run directory (its log.jsonl is replaced).
+  bool force = false;
+  /// AdamW and clipping (lr and the step come from the schedule).
+  cpu::RunSettings optimizer;
+  /// The cosine ends at this fraction of lr.
+  double minLrRatio = 0.1;
+  /// Print the progress line to stderr.
+  bool progress = true;
+};
+
+/// What a finished run reports.
+struct TrainResult {
+  int64_t steps = 0;
+  double lastLoss = 0.0;
+  /// NaN when the run never evaluated.
+  double lastValidBitsPerChar = 0.0;
+  double tokensPerSecond = 0.0;
+};
+
+/// Trains the bundle's train_step on the corpus (see the file comment).
+/// A non-finite loss or gradient norm stops the run with "loss became nan
+/// at step N" (log.jsonl keeps every line written before).
+StatusOr<TrainResult> train(const TrainOptions &options);
+
+} // namespace aoarm

@@ -1,0 +1,307 @@
+// Tests of the trainer (runtime/train/Trainer.h): the learning-rate
+// schedule, evaluation tied to chunk indices, and whole runs of train() on a
+// bundle written here (a tiny AO-ARM from TestPrograms.h) and a small
+// synthetic corpus: the loss falls, log.jsonl holds what it should, runs
+// replay exactly, a non-empty run directory is refused, and a diverging run
+// stops with "loss became nan at step N" keeping its log.
+#include "runtime/train/Trainer.h"
+#include "tests/unit/TestPrograms.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <sstream>
+
+using namespace aoarm;
+using namespace aoarm::testprograms;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+/// A fresh directory under the test temp dir, removed afterwards.
+class TempDir {
+public:
+  TempDir() {
+    std::string pattern = ::testing::TempDir() + "aoarm-trainer-XXXXXX";
+    path_ = ::mkdtemp(pattern.data()) ? pattern : "";
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string path(const std::string &name) const {
+    return (fs::path(path_) / name).string();
+  }
+
+private:
+  std::string path_;
+};
+
+/// Writes `model` as a bundle whose train_step is its program.
+void writeTestBundle(const TestModel &model, const std::string &path) {
+  json manifest = {
+      {"format", "aoarm-bundle"}, {"version", 1},
+      {"model", "tiny"},          {"config", json::object()},
+      {"params", json::array()},  {"compiler", {{"aoarmc_version", "test"}}}};
+  for (const auto &[key, value] : model.desc.config) {
+    if (value == std::floor(value))
+      manifest["config"][key] = static_cast<int64_t>(value);
+    else
+      manifest["config"][key] = value;
+  }
+  for (const cpu::ParamDesc &p : model.desc.params) {
+    json param = {{"name", p.name}, {"shape", p.shape}, {"dtype", "f32"}};
+    if (p.init == InitKind::Normal) {
+      param["init"] = "normal";
+      param["std"] = 0.02;
+    } else {
+      param["init"] = p.init == InitKind::Ones ? "ones" : "zeros";
+    }
+    manifest["params"].push_back(param);
+  }
+  const json &step = model.trainStep;
+  const int lossId = step["outputs"]["loss"].get<int>();
+  manifest["functions"]["train_step"] = {
+      {"inputs",
+       {{{"name", "tokens"}, {"dtype", "i32"}, {"shape", {-1, model.seqLen}}}}},
+      {"outputs",
+       {{{"name", "loss"},
+         {"dtype", "f32"},
+         {"shape", json::array()},
+         {"value", lossId}}}},
+      {"values", step["values"]},
+      {"program", step["program"]}};
+  StatusOr<BundleManifest> parsed = BundleManifest::fromJson(manifest);
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().message();
+  Bundle bundle;
+  bundle.manifest = *parsed;
+  Status written = writeBundle(path, bundle, /*overwrite=*/true);
+  ASSERT_TRUE(written.isOk()) << written.message();
+}
+
+/// Random sentences over a small vocabulary of words: learnable structure
+/// (spelling) that a tiny model picks up in a few dozen steps.
+void writeCorpus(const std::string &path, size_t size) {
+  const char *words[] = {"the",   "quick", "brown", "fox",  "jumps",
+                         "over",  "lazy",  "dog",   "and",  "runs",
+                         "after", "cat",   "into",  "deep", "forest"};
+  std::mt19937_64 rng(3);
+  std::string text;
+  while (text.size() < size) {
+    text += ' ';
+    text += words[rng() % (sizeof(words) / sizeof(words[0]))];
+  }
+  std::ofstream(path) << text;
+}
+
+std::vector<json> readLog(const std::string &path) {
+  std::ifstream in(path);
+  std::vector<json> lines;
+  std::string line;
+  while (std::getline(in, line))
+    lines.push_back(json::parse(line));
+  return lines;
+}
+
+struct Fixture {
+  TempDir dir;
+  std::string bundle = dir.path("tiny.aoarm");
+  std::string corpus = dir.path("corpus.txt");
+  Fixture() {
+    writeTestBundle(aoArmModel(16), bundle);
+    writeCorpus(corpus, 40000);
+  }
+  TrainOptions options(const std::string &run) const {
+    TrainOptions o;
+    o.bundlePath = bundle;
+    o.dataPath = corpus;
+    o.runDir = dir.path(run);
+    o.steps = 100;
+    o.batchSize = 8;
+    o.lr = 1e-2;
+    o.warmup = 5;
+    o.evalEvery = 50;
+    o.evalBatches = 2;
+    o.seed = 11;
+    o.progress = false;
+    return o;
+  }
+};
+
+TEST(Trainer, Schedule) {
+  const double peak = 1e-3;
+  EXPECT_DOUBLE_EQ(scheduledLearningRate(1, 100, peak, 10), 1e-4);
+  EXPECT_DOUBLE_EQ(scheduledLearningRate(10, 100, peak, 10), peak);
+  EXPECT_DOUBLE_EQ(scheduledLearningRate(11, 100, peak, 10), peak);
+  EXPECT_DOUBLE_EQ(scheduledLearningRate(100, 100, peak, 10), 0.1 * peak);
+  // Half way through the cosine: the mean of peak and floor.
+  EXPECT_NEAR(scheduledLearningRate(56, 101, peak, 10), 0.55 * peak, 1e-12);
+  double previous = peak;
+  for (int64_t s = 11; s <= 100; ++s) {
+    const double lr = scheduledLearningRate(s, 100, peak, 10);
+    EXPECT_LE(lr, previous) << "step " << s;
+    previous = lr;
+  }
+  // No warmup: full rate at step 1.
+  EXPECT_DOUBLE_EQ(scheduledLearningRate(1, 50, peak, 0), peak);
+}
+
+TEST(Trainer, TrainsLogsAndReplays) {
+  Fixture f;
+  StatusOr<TrainResult> result = train(f.options("run"));
+  ASSERT_TRUE(result.isOk()) << result.status().message();
+  EXPECT_EQ(result->steps, 100);
+  EXPECT_TRUE(std::isfinite(result->lastValidBitsPerChar));
+  EXPECT_GT(result->tokensPerSecond, 0);
+
+  const std::vector<json> log = readLog(f.dir.path("run/log.jsonl"));
+  ASSERT_EQ(log.size(), 1u + 100u + 2u); // config, steps, evals at 50, 100
+  EXPECT_EQ(log[0]["type"], "config");
+  EXPECT_EQ(log[0]["model"], "tiny");
+  EXPECT_EQ(log[0]["settings"]["steps"], 100);
+  EXPECT_EQ(log[0]["settings"]["seq_len"], 16);
+  EXPECT_EQ(log[0]["config"]["bos_token"], 27);
+  std::vector<double> losses;
+  std::vector<int64_t> evalSteps;
+  for (size_t i = 1; i < log.size(); ++i) {
+    if (log[i]["type"] == "train") {
+      EXPECT_EQ(log[i]["step"], int64_t(losses.size()) + 1);
+      losses.push_back(log[i]["loss"].get<double>());
+      EXPECT_NEAR(log[i]["bpc"].get<double>(), losses.back() / std::log(2.0),
+                  1e-12);
+      EXPECT_DOUBLE_EQ(
+          log[i]["lr"].get<double>(),
+          scheduledLearningRate(int64_t(losses.size()), 100, 1e-2, 5));
+    } else {
+      EXPECT_EQ(log[i]["type"], "eval");
+      EXPECT_EQ(log[i]["split"], "valid");
+      EXPECT_EQ(log[i]["tokens"], 2 * 8 * 16);
+      evalSteps.push_back(log[i]["step"].get<int64_t>());
+    }
+  }
+  EXPECT_EQ(evalSteps, (std::vector<int64_t>{50, 100}));
+  // Fresh weights score about ln 28 nats; the trained model beats that.
+  EXPECT_NEAR(losses.front(), std::log(28.0), 0.1);
+  double lastTen = 0;
+  for (size_t i = 90; i < 100; ++i)
+    lastTen += losses[i] / 10;
+  // The corpus' letter frequencies alone are worth ~0.4 nats (unigram
+  // entropy 2.93 nats); a model this small gets there in 100 steps.
+  EXPECT_LT(lastTen, losses.front() - 0.3) << "training did not learn";
+  EXPECT_LT(log.back()["bpc"].get<double>(), std::log2(28.0) - 0.4);
+  // Same seed: the same run, bit for bit.
+  StatusOr<TrainResult> again = train(f.options("again"));
+  ASSERT_TRUE(again.isOk()) << again.status().message();
+  const std::vector<json> log2 = readLog(f.dir.path("again/log.jsonl"));
+  ASSERT_EQ(log2.size(), log.size());
+  for (size_t i = 1; i < log.size(); ++i) {
+    if (log[i]["type"] == "train") {
+      EXPECT_EQ(log2[i]["loss"].get<double>(), log[i]["loss"].get<double>());
+    } else {
+      EXPECT_EQ(log2[i]["bpc"].get<double>(), log[i]["bpc"].get<double>());
+    }
+  }
+}
+
+TEST(Trainer, RefusesNonEmptyRunDir) {
+  Fixture f;
+  TrainOptions o = f.options("busy");
+  o.steps = 2;
+  o.evalEvery = 0;
+  fs::create_directories(o.runDir);
+  std::ofstream(o.runDir + "/notes.txt") << "keep me";
+  StatusOr<TrainResult> refused = train(o);
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_EQ(refused.status().message(),
+            o.runDir + ": run directory is not empty; pass --force to reuse "
+                       "it (its log.jsonl is replaced)");
+  o.force = true;
+  StatusOr<TrainResult> forced = train(o);
+  ASSERT_TRUE(forced.isOk()) << forced.status().message();
+  EXPECT_EQ(readLog(o.runDir + "/log.jsonl").size(), 3u);
+  EXPECT_TRUE(fs::exists(o.runDir + "/notes.txt"));
+}
+
+TEST(Trainer, StopsOnNonFiniteLoss) {
+  Fixture f;
+  TrainOptions o = f.options("diverge");
+  // An absurd rate makes the weights huge after one step: the logits
+  // overflow and the loss is no longer finite.
+  o.lr = 1e36;
+  o.warmup = 0;
+  o.optimizer.weightDecay = 0;
+  StatusOr<TrainResult> result = train(o);
+  ASSERT_FALSE(result.isOk());
+  std::smatch match;
+  const std::string message = result.status().message();
+  ASSERT_TRUE(std::regex_search(
+      message, match, std::regex("^loss became (nan|inf) at step ([0-9]+)")))
+      << message;
+  const int64_t step = std::stoll(match[2]);
+  const std::vector<json> log = readLog(o.runDir + "/log.jsonl");
+  // The config line, every step up to the failing one, nothing after.
+  ASSERT_EQ(log.size(), size_t(1 + step));
+  EXPECT_TRUE(log.back()["loss"].is_null());
+  EXPECT_NE(log.back()["nonfinite"].get<std::string>().find("next_slot_loss"),
+            std::string::npos);
+}
+
+TEST(Trainer, RefusesBadOptions) {
+  Fixture f;
+  TrainOptions o = f.options("bad");
+  o.device = "cuda";
+  StatusOr<TrainResult> r = train(o);
+  ASSERT_FALSE(r.isOk());
+  EXPECT_EQ(r.status().message(),
+            "--device cuda: only the CPU reference executor runs training so "
+            "far; use --device cpu");
+  o = f.options("bad");
+  o.bundlePath = f.corpus; // not a bundle
+  r = train(o);
+  ASSERT_FALSE(r.isOk());
+  EXPECT_EQ(r.status().message().rfind(f.corpus, 0), 0u)
+      << r.status().message();
+  EXPECT_FALSE(fs::exists(o.runDir)) << "a refused run must not create "
+                                        "its directory";
+}
+
+/// Evaluation draws belong to chunks: scoring the same chunks in batches of
+/// 2 or of 3 gives the same total.
+TEST(Trainer, EvaluationDependsOnChunksNotBatches) {
+  for (const TestModel &m : {aoArmModel(16), mdlmModel(16)}) {
+    StatusOr<cpu::Program> program =
+        cpu::parseProgram(m.trainStep, "train_step");
+    ASSERT_TRUE(program.isOk()) << program.status().message();
+    StatusOr<cpu::Executor<float>> exec =
+        cpu::Executor<float>::create(m.desc, {*program});
+    ASSERT_TRUE(exec.isOk()) << exec.status().message();
+    exec->initParams(1);
+    std::string text;
+    std::mt19937_64 rng(8);
+    for (int i = 0; i < 6 * 16; ++i)
+      text += static_cast<char>('a' + rng() % 26);
+    StatusOr<Corpus> corpus = Corpus::fromText(text, "chunks");
+    ASSERT_TRUE(corpus.isOk());
+    StatusOr<ChunkReader> chunks = ChunkReader::create(corpus->all(), 16);
+    ASSERT_TRUE(chunks.isOk());
+    EvalOptions by2{2, 0, 5}, by3{3, 0, 5}, other{3, 0, 6};
+    StatusOr<EvalResult> a = evaluateChunks(*exec, "train_step", *chunks, by2);
+    StatusOr<EvalResult> b = evaluateChunks(*exec, "train_step", *chunks, by3);
+    StatusOr<EvalResult> c =
+        evaluateChunks(*exec, "train_step", *chunks, other);
+    ASSERT_TRUE(a.isOk() && b.isOk() && c.isOk());
+    EXPECT_EQ(a->tokens, 6 * 16);
+    EXPECT_EQ(a->chunks, 6);
+    EXPECT_NEAR(a->nats, b->nats, 1e-9 * a->nats);
+    EXPECT_NE(a->nats, c->nats); // another eval seed, other draws
+    EXPECT_TRUE(std::isfinite(a->bitsPerChar()) && a->bitsPerChar() > 0);
+  }
+}
+
+} // namespace
