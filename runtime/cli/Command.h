@@ -28,5 +28,9 @@ private:
 void registerDataCommand(CLI::App &app, Runner &runner);
 /// `aoarm inspect FILE`: check a bundle and describe it.
 void registerInspectCommand(CLI::App &app, Runner &runner);
+/// `aoarm train BUNDLE --data PATH --out RUNDIR`: train on the CPU.
+void registerTrainCommand(CLI::App &app, Runner &runner);
+/// `aoarm eval BUNDLE --data PATH --split val|test`: score trained weights.
+void registerEvalCommand(CLI::App &app, Runner &runner);
 
 } // namespace aoarm::cli

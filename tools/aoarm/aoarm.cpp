@@ -7,6 +7,8 @@ int main(int argc, char **argv) {
   aoarm::cli::Runner runner;
   aoarm::cli::registerDataCommand(app, runner);
   aoarm::cli::registerInspectCommand(app, runner);
+  aoarm::cli::registerTrainCommand(app, runner);
+  aoarm::cli::registerEvalCommand(app, runner);
   CLI11_PARSE(app, argc, argv);
   return runner.exitCode();
 }
