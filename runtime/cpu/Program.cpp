@@ -623,6 +623,24 @@ StatusOr<Program> parseProgram(const json &function, const std::string &name) {
                             expectedResults, expectedResults == 1 ? "" : "s",
                             ins.results.size());
 
+    if (ins.op == OpCode::Vjp && ins.kind == OpCode::Attention && hasMask) {
+      // The backward of an attention the program computed must use its
+      // mask: a different one would silently give another op's gradient.
+      auto it = attentionByOperands.find(
+          {ins.operands[1], ins.operands[2], ins.operands[3]});
+      if (it != attentionByOperands.end()) {
+        bool matches = false;
+        for (int f : it->second)
+          matches |= program.instructions[f].mask == ins.mask;
+        if (!matches)
+          return Status::errorf(
+              "{}: attrs.mask '{}' differs from the mask '{}' of instruction "
+              "{}, the attention of these q, k, v",
+              where, maskKindName(ins.mask),
+              maskKindName(program.instructions[it->second.back()].mask),
+              it->second.back());
+      }
+    }
     if (ins.op == OpCode::Vjp && ins.kind == OpCode::Attention && !hasMask) {
       auto it = attentionByOperands.find(
           {ins.operands[1], ins.operands[2], ins.operands[3]});

@@ -177,6 +177,50 @@ TEST(Executor, FloatMatchesDouble) {
 // Draws, optimizer, training
 //===----------------------------------------------------------------------===//
 
+/// A vjp of attention whose forward did not run with the same value ids
+/// recomputes the log-sum-exp; the gradients equal those of the cached path
+/// bit for bit. Here the vjp reads q + 0 (a fresh value) instead of q.
+TEST(Executor, AttentionVjpRecomputesLse) {
+  const TestModel m = aoArmModel(6);
+  json f = m.trainStep;
+  json &program = f["program"];
+  size_t at = 0;
+  while (!(program[at]["op"] == "vjp" &&
+           program[at]["attrs"]["kind"] == "attention"))
+    ++at;
+  const int q = program[at]["operands"][1].get<int>();
+  json &values = f["values"];
+  const int zero = int(values.size()), zeros = zero + 1, qz = zero + 2;
+  values.push_back({{"dtype", "f32"}, {"shape", {kD}}});
+  values.push_back(values[q]);
+  values.push_back(values[q]);
+  program[at]["operands"][1] = qz;
+  program.insert(
+      program.begin() + at,
+      {{{"op", "param"},
+        {"operands", json::array()},
+        {"results", {zero}},
+        {"attrs", {{"name", "zero"}}}},
+       {{"op", "broadcast"}, {"operands", {zero, q}}, {"results", {zeros}}},
+       {{"op", "add"}, {"operands", {q, zeros}}, {"results", {qz}}}});
+  TestModel variant = m;
+  variant.trainStep = f;
+  variant.desc.params.push_back({"zero", {kD}, InitKind::Zeros, 0.0});
+
+  Executor<double> cached = makeExecutor<double>(m);
+  Executor<double> recomputed = makeExecutor<double>(variant);
+  const std::vector<int32_t> tokens = randomTokens(3 * 6, 27, 4);
+  const StepInputs in = stepInputs(tokens, 3, 6, 2, 3);
+  StatusOr<Gradients<double>> a = cached.runForwardBackward("train_step", in);
+  StatusOr<Gradients<double>> b =
+      recomputed.runForwardBackward("train_step", in);
+  ASSERT_TRUE(a.isOk()) << a.status().message();
+  ASSERT_TRUE(b.isOk()) << b.status().message();
+  EXPECT_FALSE(b->hasGradient.back()); // "zero" has no gradient
+  for (size_t i = 0; i < a->grads.size(); ++i)
+    ASSERT_EQ(a->grads[i], b->grads[i]) << "gradient element " << i;
+}
+
 /// Orders are drawn per (seed, step, row); given orders replace the draws.
 TEST(Executor, OrdersFromStreamOrGiven) {
   const TestModel m = aoArmModel(6);
@@ -508,6 +552,23 @@ TEST(ExecutorErrors, MalformedPrograms) {
     EXPECT_EQ(error.substr(0, c.expected.size()), c.expected)
         << c.what << ": got \"" << error << "\"";
   }
+}
+
+TEST(ExecutorErrors, VjpMaskMustMatchItsForward) {
+  json f = aoArmModel(4).trainStep;
+  for (json &inst : f["program"])
+    if (inst["op"] == "vjp" && inst["attrs"]["kind"] == "attention")
+      inst["attrs"]["mask"] = "bidirectional";
+  const std::string error = parseError(f);
+  EXPECT_NE(error.find("('vjp' of 'attention'): attrs.mask 'bidirectional' "
+                       "differs from the mask 'causal' of instruction"),
+            std::string::npos)
+      << error;
+  // Without its own mask, the vjp takes the forward's.
+  for (json &inst : f["program"])
+    if (inst["op"] == "vjp" && inst["attrs"]["kind"] == "attention")
+      inst["attrs"].erase("mask");
+  EXPECT_EQ(parseError(f), "");
 }
 
 TEST(ExecutorErrors, BadJsonText) {
