@@ -79,6 +79,24 @@ std::optional<ArrayRef<int64_t>> shapeOf(Value v, int64_t minRank = 0) {
 
 ModelOp getModel(Operation *op) { return op->getParentOfType<ModelOp>(); }
 
+/// Where a value comes from, for messages: `'aoarm.add'` or `a block
+/// argument`.
+std::string describeSource(Value v) {
+  if (Operation *def = v.getDefiningOp())
+    return "'" + def->getName().getStringRef().str() + "'";
+  return "a block argument";
+}
+
+/// The model's integer config keys (those that can name a dimension or a
+/// repeat count), for messages.
+std::string integerConfigKeys(ModelOp model) {
+  SmallVector<StringRef> keys;
+  for (NamedAttribute entry : model.getConfig())
+    if (isa<IntegerAttr>(entry.getValue()))
+      keys.push_back(entry.getName().getValue());
+  return llvm::join(keys, ", ");
+}
+
 /// The model's integer config value, or nothing when the op is not (yet)
 /// inside a model or the key is absent.
 std::optional<int64_t> configInt(Operation *op, StringRef key) {
@@ -429,6 +447,12 @@ static void printCarriedValues(OpAsmPrinter &printer, Operation *op,
                                   << std::get<1>(pair);
                         });
   printer << ")";
+  // The types, when printed, are the only custom output not preceded by the
+  // space the generated printer puts before each directive.
+  if (!llvm::all_of(types, [&](Type type) {
+        return type == defaultType(op->getContext(), 'F');
+      }))
+    printer << " ";
   printTypesVarF(printer, op, inits, types);
   printer << " ";
   printer.printRegion(body, /*printEntryBlockArgs=*/false);
@@ -475,12 +499,18 @@ LogicalResult ModelOp::verify() {
 
 LogicalResult ModelOp::verifyRegions() {
   Block &body = getBody().front();
+  if (body.getNumArguments() != 0)
+    return emitOpError() << "body must take no arguments (inputs are "
+                            "aoarm.tokens, aoarm.order and aoarm.time), got "
+                         << body.getNumArguments();
   if (body.empty() || !isa<ReturnOp>(body.back()))
     return emitOpError() << "body must end with aoarm.return of the loss";
   if (!getObjective())
     return emitOpError()
            << "the returned loss must come from an objective "
-              "(aoarm.next_token_loss, aoarm.next_slot_loss, aoarm.mdlm_loss)";
+              "(aoarm.next_token_loss, aoarm.next_slot_loss, aoarm.mdlm_loss), "
+              "got "
+           << describeSource(cast<ReturnOp>(body.back()).getLoss());
 
   // Parameter names are checkpoint names: they must be unique. Inside an
   // unexpanded aoarm.layers they are unique per prefix.
@@ -529,7 +559,9 @@ LogicalResult LayersOp::verify() {
   ModelOp model = getModel(*this);
   if (model && !model.getConfigInt(getCount()))
     return emitOpError() << "repeat count '" << getCount()
-                         << "' must be an integer config key of the model";
+                         << "' must be an integer config key of the model; "
+                            "keys: "
+                         << integerConfigKeys(model);
   if (getInits().empty())
     return emitOpError() << "must carry at least one value";
   return success();
@@ -541,12 +573,21 @@ LogicalResult LayersOp::verifyRegions() {
     return emitOpError() << "body must take " << getInits().size()
                          << " arguments (one per carried value), got "
                          << body.getNumArguments();
+  // The custom form gives each argument its carried value's type; only the
+  // generic form can disagree.
+  for (auto [i, arg, init] : llvm::enumerate(body.getArguments(), getInits()))
+    if (arg.getType() != init.getType())
+      return emitOpError() << "body argument #" << i
+                           << " must have the type of its carried value, "
+                           << init.getType() << ", got " << arg.getType();
   auto yield = dyn_cast<YieldOp>(body.getTerminator());
   if (!yield)
     return emitOpError() << "body must end with aoarm.yield";
   if (yield.getValues().size() != getInits().size())
     return yield.emitOpError() << "must yield " << getInits().size()
-                               << " values (one per carried value), got "
+                               << (getInits().size() == 1 ? " value"
+                                                          : " values")
+                               << " (one per carried value), got "
                                << yield.getValues().size();
   for (auto [i, value, init] : llvm::enumerate(yield.getValues(), getInits()))
     if (failed(expectSameShape(yield, value, init,
@@ -659,19 +700,12 @@ LogicalResult ParamOp::verify() {
       return emitOpError() << "parameter '" << name << "' dimension " << i
                            << " must be an integer or a config key, got "
                            << dim;
-    if (model && !model.getConfigInt(key.getValue())) {
-      std::string keys = llvm::join(
-          llvm::map_range(model.getConfig(),
-                          [](NamedAttribute e) {
-                            return e.getName().getValue().str();
-                          }),
-          ", ");
+    if (model && !model.getConfigInt(key.getValue()))
       return emitOpError() << "parameter '" << name << "' dimension " << i
                            << " is '" << key.getValue()
                            << "', not an integer config key of the model; "
                               "keys: "
-                           << keys;
-    }
+                           << integerConfigKeys(model);
   }
   if (!getDtype().isF32())
     return emitOpError() << "parameter '" << name
@@ -683,15 +717,16 @@ LogicalResult ParamOp::verify() {
     if (!getStdAttr() || !(getStdAttr().getValueAsDouble() > 0))
       return emitOpError() << "parameter '" << name
                            << "': normal(std) needs std > 0, got "
-                           << (getStdAttr() ? getStdAttr().getValueAsDouble()
-                                            : 0.0);
+                           << (getStdAttr() ? shortFloat(getStdAttr().getValue())
+                                            : std::string("no std"));
     break;
   case InitKind::zeros:
   case InitKind::ones:
     if (getStdAttr())
       return emitOpError() << "parameter '" << name << "': "
                            << stringifyInitKind(getInit())
-                           << " takes no std";
+                           << " takes no std, got "
+                           << shortFloat(getStdAttr().getValue());
     break;
   }
   return success();
@@ -934,13 +969,11 @@ LogicalResult AddOp::verify() {
 }
 
 LogicalResult RopeOp::verify() {
-  Operation *source = getPositions().getDefiningOp();
-  if (!isa_and_nonnull<LagOp, LeadOp, IotaOp>(source))
+  if (!isa_and_nonnull<LagOp, LeadOp, IotaOp>(getPositions().getDefiningOp()))
     return emitOpError()
            << "positions must come from an order (aoarm.lag, aoarm.lead) or "
               "from aoarm.iota, got "
-           << (source ? "'" + source->getName().getStringRef().str() + "'"
-                      : std::string("a block argument"));
+           << describeSource(getPositions());
   if (failed(expectConfigKey(*this, "rope_base")) ||
       failed(expectRank(*this, getInput(), 3,
                         "input [batch, slots, features]")))
@@ -1030,8 +1063,16 @@ LogicalResult MDLMLossOp::verify() {
   if (failed(verifyLogits(*this, getLogits(), getTargets())))
     return failure();
   auto mask = dyn_cast_or_null<MaskOp>(getMasked().getDefiningOp());
-  if (!mask || mask.getTokens() != getTargets() || mask.getT() != getT())
+  std::string found;
+  if (!mask)
+    found = describeSource(getMasked());
+  else if (mask.getTokens() != getTargets())
+    found = "aoarm.mask of other tokens";
+  else if (mask.getT() != getT())
+    found = "aoarm.mask at another t";
+  if (!found.empty())
     return emitOpError() << "masked tokens must be aoarm.mask of the same "
-                            "targets at the same t";
+                            "targets at the same t, got "
+                         << found;
   return success();
 }

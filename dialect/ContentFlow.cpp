@@ -219,10 +219,13 @@ LogicalResult verifyNoTargetLeak(ModelOp model) {
   if (auto nextSlot = dyn_cast<NextSlotLossOp>(objective))
     order = nextSlot.getOrder();
 
-  if (!isa_and_nonnull<TokensOp>(targets.getDefiningOp()))
+  Operation *source = targets.getDefiningOp();
+  if (!isa_and_nonnull<TokensOp>(source))
     return objective->emitOpError()
            << "targets must be the step's tokens (aoarm.tokens) in text "
-              "order";
+              "order, got "
+           << (source ? "'" + source->getName().getStringRef().str() + "'"
+                      : std::string("a block argument"));
 
   Analysis analysis(objective, targets, order);
   analysis.runBlock(model.getBody().front());

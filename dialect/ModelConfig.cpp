@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 using namespace mlir;
 
@@ -74,6 +75,12 @@ LogicalResult verifyConfig(DictionaryAttr config, EmitErrorFn emitError) {
         return emitError() << "config key '" << name << "' must be >= "
                            << static_cast<int64_t>(key->minimum) << ", got "
                            << *v;
+      // Token ids and positions are int32 tensors, and shapes built from
+      // these keys must not overflow.
+      if (*v > std::numeric_limits<int32_t>::max())
+        return emitError() << "config key '" << name << "' must be <= "
+                           << std::numeric_limits<int32_t>::max() << ", got "
+                           << *v;
     } else {
       double v;
       if (auto f = dyn_cast<FloatAttr>(value))
@@ -84,7 +91,8 @@ LogicalResult verifyConfig(DictionaryAttr config, EmitErrorFn emitError) {
         return emitError() << "config key '" << name
                            << "' must be a number, got " << value;
       if (!(v > key->minimum) || !std::isfinite(v))
-        return emitError() << "config key '" << name << "' must be > "
+        return emitError() << "config key '" << name
+                           << "' must be a finite number > "
                            << formatNumber(key->minimum) << ", got "
                            << formatNumber(v);
     }

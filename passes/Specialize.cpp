@@ -96,8 +96,10 @@ LogicalResult specializeModel(ModelOp model, ArrayRef<std::string> overrides) {
        llvm::make_early_inc_range(body.getOps<LayersOp>())) {
     std::optional<int64_t> count = model.getConfigInt(layers.getCount());
     if (!count || *count < 1)
-      return layers.emitOpError() << "repeat count '" << layers.getCount()
-                                  << "' must be a positive integer config key";
+      return layers.emitOpError()
+             << "repeat count '" << layers.getCount()
+             << "' must be a positive integer config key, got "
+             << (count ? std::to_string(*count) : std::string("no such key"));
     if (failed(expandLayers(layers, *count)))
       return failure();
   }
