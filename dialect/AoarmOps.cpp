@@ -836,6 +836,12 @@ LogicalResult EmbedOp::inferReturnTypes(MLIRContext *ctx,
 }
 
 LogicalResult EmbedOp::verify() {
+  // Positions are int32 too, but they index the text, not the vocabulary.
+  if (Operation *source = getTokens().getDefiningOp();
+      isa_and_nonnull<LagOp, LeadOp, IotaOp>(source))
+    return emitOpError() << "embeds token ids, got positions from '"
+                         << source->getName().getStringRef()
+                         << "'; positions reach the model through aoarm.rope";
   if (failed(expectRank(*this, getTokens(), 2, "tokens")) ||
       failed(expectRank(*this, getTable(), 2, "embedding table [vocab, d]")))
     return failure();
@@ -974,8 +980,7 @@ LogicalResult RopeOp::verify() {
            << "positions must come from an order (aoarm.lag, aoarm.lead) or "
               "from aoarm.iota, got "
            << describeSource(getPositions());
-  if (failed(expectConfigKey(*this, "rope_base")) ||
-      failed(expectRank(*this, getInput(), 3,
+  if (failed(expectRank(*this, getInput(), 3,
                         "input [batch, slots, features]")))
     return failure();
   if (!allRanked({getInput(), getPositions()}))

@@ -445,7 +445,8 @@ def Aoarm_RopeOp : Aoarm_BodyOp<"rope", [Pure]> {
     angle `pos * rope_base^(-2i/hd)`. The positions must come from an order
     (`aoarm.lag`, `aoarm.lead`) or from `aoarm.iota`, so the compiler knows
     what they mean and can fold the rotation into the attention kernel.
-    The head size must be even.
+    The head size must be even. Without a `rope_base` key the base is
+    10000.
 
     ```mlir
     %qr = aoarm.rope %q at %lead

@@ -100,6 +100,12 @@ private:
               for (Value result : op->getResults())
                 set(result, kNone, op, Reach{});
             })
+        .Case<BroadcastOp>([&](BroadcastOp broadcast) {
+          // `like` gives only the shape: the query stream of two-stream
+          // attention starts from a vector that knows no content.
+          Reach in = get(broadcast.getVector());
+          set(broadcast, in.offset, op, in);
+        })
         .Case<AttentionOp>([&](AttentionOp attention) {
           Reach q = get(attention.getQuery());
           Reach k = get(attention.getKey());

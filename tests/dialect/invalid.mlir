@@ -985,3 +985,18 @@ aoarm.model @perm_zero config {vocab = 28, d_model = 8, n_heads = 2, n_layers = 
   %loss = aoarm.next_slot_loss %logits, %x, %pi
   aoarm.return %loss
 }
+
+// -----
+
+aoarm.model @embed_positions config {vocab = 28, d_model = 8, n_heads = 2, n_layers = 1, seq_len = 4} {
+  %x = aoarm.tokens
+  %pi = aoarm.order
+  %lead = aoarm.lead %pi
+  %e = aoarm.param "embed" [vocab, d_model] f32 normal(0.02)
+  // expected-error @+1 {{embeds token ids, got positions from 'aoarm.lead'; positions reach the model through aoarm.rope}}
+  %h = aoarm.embed %lead, %e
+  %w = aoarm.param "head.w" [d_model, vocab] f32 normal(0.02)
+  %logits = aoarm.head %h, %w
+  %loss = aoarm.next_slot_loss %logits, %x, %pi
+  aoarm.return %loss
+}

@@ -68,8 +68,8 @@ Bundle makeBundle() {
       {"head.b", {29}, DType::F32, ParamInit::Zeros, 0.0},
   };
   FunctionSpec forward;
-  forward.inputs = {{"tokens", DType::I32, {-1, 16}}};
-  forward.outputs = {{"logits", DType::F32, {-1, 16, 29}}};
+  forward.inputs = {{"tokens", DType::I32, {-1, 16}, std::nullopt}};
+  forward.outputs = {{"logits", DType::F32, {-1, 16, 29}, std::nullopt}};
   forward.program = json::array({{{"op", "embed"}, {"args", {0, 1}}},
                                  {{"op", "rmsnorm"}},
                                  {{"op", "matmul"}, {"kernel", "k3"}}});
