@@ -7,13 +7,16 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
 #include <memory>
 
 namespace aoarm::cli {
 
 namespace {
 
-Status runTrain(const TrainOptions &options) {
+Status runTrain(TrainOptions options, const std::string &ckptDtype) {
+  options.ckptDtype =
+      ckptDtype == "bf16" ? TensorDType::BF16 : TensorDType::F32;
   StatusOr<TrainResult> result = train(options);
   if (!result)
     return result.status();
@@ -22,9 +25,10 @@ Status runTrain(const TrainOptions &options) {
     valid =
         fmt::format(", valid {:.4f} bits/char", result->lastValidBitsPerChar);
   fmt::print("trained {} steps: loss {:.4f} ({:.4f} bits/char){}, {:.0f} "
-             "tokens/s; log in {}/log.jsonl\n",
+             "tokens/s; log in {}/log.jsonl, last checkpoint {}\n",
              result->steps, result->lastLoss, result->lastLoss / std::log(2.0),
-             valid, result->tokensPerSecond, options.runDir);
+             valid, result->tokensPerSecond, options.runDir,
+             result->lastCheckpoint);
   return Status::ok();
 }
 
@@ -43,7 +47,8 @@ void registerTrainCommand(CLI::App &app, Runner &runner) {
       ->required();
   command
       ->add_option("--out", options->runDir,
-                   "run directory for log.jsonl (refused if not empty)")
+                   "run directory for log.jsonl and checkpoints (refused if "
+                   "not empty)")
       ->required();
   command->add_option("--steps", options->steps, "training steps")
       ->capture_default_str();
@@ -77,11 +82,29 @@ void registerTrainCommand(CLI::App &app, Runner &runner) {
       ->add_option("--max-grad-norm", options->optimizer.maxGradNorm,
                    "global-norm clipping threshold")
       ->capture_default_str();
+  command
+      ->add_option("--ckpt-every", options->ckptEvery,
+                   "write RUNDIR/ckpt-STEP.safetensors every N steps and "
+                   "after the last (0: only after the last; default: "
+                   "--eval-every)")
+      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
+  command
+      ->add_option("--keep", options->keep,
+                   "keep the newest N checkpoints (0: all)")
+      ->capture_default_str();
+  auto ckptDtype = std::make_shared<std::string>("f32");
+  command
+      ->add_option("--ckpt-dtype", *ckptDtype,
+                   "how checkpoints store the weights (the optimizer state "
+                   "is f32)")
+      ->check(CLI::IsMember({"f32", "bf16"}))
+      ->capture_default_str();
   command->add_option("--device", options->device, "cpu (the GPU comes later)")
       ->capture_default_str();
   command->add_flag("--force", options->force,
                     "reuse a non-empty run directory");
-  runner.bind(command, "train", [options] { return runTrain(*options); });
+  runner.bind(command, "train",
+              [options, ckptDtype] { return runTrain(*options, *ckptDtype); });
 }
 
 } // namespace aoarm::cli

@@ -1,6 +1,7 @@
 // The trainer: a bundle, a corpus and the CPU reference executor.
 #include "runtime/train/Trainer.h"
 
+#include "runtime/checkpoint/Checkpoint.h"
 #include "runtime/support/Random.h"
 
 #include <fmt/format.h>
@@ -232,6 +233,10 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
                           "{}, {}, {}, {}",
                           options.steps, options.batchSize, options.evalBatches,
                           options.warmup, options.evalEvery);
+  if (options.ckptEvery < -1 || options.keep < 0)
+    return Status::errorf("--ckpt-every must be >= 0 and --keep >= 0; got {}, "
+                          "{}",
+                          options.ckptEvery, options.keep);
   if (!(options.lr > 0) || !std::isfinite(options.lr))
     return Status::errorf("--lr must be a positive number, got {}", options.lr);
   if (options.steps >= static_cast<int64_t>(kEvalStreamStep))
@@ -285,6 +290,20 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
     validChunks = std::move(*reader);
   }
 
+  // Checkpoints of an earlier run would mix with this run's, and --keep
+  // would delete them, so even --force does not reuse such a directory.
+  std::error_code dirError;
+  if (fs::is_directory(options.runDir, dirError)) {
+    StatusOr<std::vector<int64_t>> earlier = listCheckpoints(options.runDir);
+    if (!earlier)
+      return earlier.status();
+    if (!earlier->empty())
+      return Status::errorf("{}: holds checkpoints of an earlier run ({}, {} "
+                            "in all); move them away or use another --out",
+                            options.runDir,
+                            checkpointFileName(earlier->front()),
+                            earlier->size());
+  }
   AOARM_RETURN_IF_ERROR(prepareRunDir(options.runDir, options.force));
   JsonLog log;
   const std::string logPath = (fs::path(options.runDir) / "log.jsonl").string();
@@ -296,33 +315,38 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
   LogLine config = LogLine::object();
   for (const auto &[key, value] : manifest.config)
     std::visit([&, &key = key](auto v) { config[key] = v; }, value);
-  AOARM_RETURN_IF_ERROR(log.write({
-      {"type", "config"},
-      {"bundle", options.bundlePath},
-      {"model", manifest.model},
-      {"config", config},
-      {"params", executor->numParams()},
-      {"data", options.dataPath},
-      {"train_tokens", corpus->split(Split::Train).size},
-      {"settings",
-       {{"steps", options.steps},
-        {"batch", options.batchSize},
-        {"seq_len", seqLen},
-        {"lr", options.lr},
-        {"min_lr_ratio", options.minLrRatio},
-        {"warmup", options.warmup},
-        {"eval_every", options.evalEvery},
-        {"eval_batches", options.evalBatches},
-        {"eval_function", evalFunction},
-        {"seed", options.seed},
-        {"eval_seed", options.evalSeed},
-        {"device", options.device},
-        {"beta1", opt.beta1},
-        {"beta2", opt.beta2},
-        {"eps", opt.eps},
-        {"weight_decay", opt.weightDecay},
-        {"max_grad_norm", opt.maxGradNorm}}},
-  }));
+  const int64_t ckptEvery =
+      options.ckptEvery < 0 ? options.evalEvery : options.ckptEvery;
+  const LogLine settingsLine = {
+      {"steps", options.steps},
+      {"batch", options.batchSize},
+      {"seq_len", seqLen},
+      {"lr", options.lr},
+      {"min_lr_ratio", options.minLrRatio},
+      {"warmup", options.warmup},
+      {"eval_every", options.evalEvery},
+      {"eval_batches", options.evalBatches},
+      {"eval_function", evalFunction},
+      {"seed", options.seed},
+      {"eval_seed", options.evalSeed},
+      {"device", options.device},
+      {"beta1", opt.beta1},
+      {"beta2", opt.beta2},
+      {"eps", opt.eps},
+      {"weight_decay", opt.weightDecay},
+      {"max_grad_norm", opt.maxGradNorm},
+      {"ckpt_every", ckptEvery},
+      {"keep", options.keep},
+      {"ckpt_dtype", options.ckptDtype == TensorDType::F32 ? "f32" : "bf16"}};
+  AOARM_RETURN_IF_ERROR(
+      log.write({{"type", "config"},
+                 {"bundle", options.bundlePath},
+                 {"model", manifest.model},
+                 {"config", config},
+                 {"params", executor->numParams()},
+                 {"data", options.dataPath},
+                 {"train_tokens", corpus->split(Split::Train).size},
+                 {"settings", settingsLine}}));
 
   const bool tty = options.progress && isatty(fileno(stderr));
   using Clock = std::chrono::steady_clock;
@@ -416,17 +440,53 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
                               logPath);
     }
 
+    std::string savedNote;
+    const bool ckptNow =
+        (ckptEvery > 0 && step % ckptEvery == 0) || step == options.steps;
+    if (ckptNow) {
+      const auto ckptStart = Clock::now();
+      TrainerState state;
+      state.step = step;
+      state.seed = options.seed;
+      state.adamStep = settings.adamStep;
+      state.settings = settingsLine.dump();
+      StatusOr<SavedCheckpoint> saved = saveCheckpoint(
+          options.runDir, manifest.model, *executor, state, options.ckptDtype);
+      if (!saved)
+        return saved.status().withContext(fmt::format("step {}", step));
+      // Older checkpoints go only once the new one is complete.
+      std::vector<std::string> removed;
+      if (options.keep > 0) {
+        StatusOr<std::vector<std::string>> pruned =
+            pruneCheckpoints(options.runDir, options.keep);
+        if (!pruned)
+          return pruned.status().withContext(fmt::format("step {}", step));
+        removed = std::move(*pruned);
+      }
+      result.lastCheckpoint = saved->path;
+      savedNote = fmt::format(" | saved {}", checkpointFileName(step));
+      AOARM_RETURN_IF_ERROR(log.write(
+          {{"type", "checkpoint"},
+           {"step", step},
+           {"path", saved->path},
+           {"optimizer", saved->optimizerPath},
+           {"bytes", saved->bytes},
+           {"removed", removed},
+           {"ckpt_s",
+            std::chrono::duration<double>(Clock::now() - ckptStart).count()}}));
+    }
+
     if (options.progress) {
       const double eta = static_cast<double>(options.steps - step) *
                          trainSeconds / static_cast<double>(step);
       const std::string progress = fmt::format(
           "step {}/{} | loss {:.4f} | {:.4f} bpc | lr {:.2e} | {:.0f} tok/s "
-          "| eta {}{}",
+          "| eta {}{}{}",
           step, options.steps, loss, loss / kLn2, settings.lr, tokensPerSecond,
-          formatDuration(eta), lastEval);
+          formatDuration(eta), lastEval, savedNote);
       if (tty)
         fmt::print(stderr, "\r\033[K{}", progress);
-      else if (evalNow || step == 1)
+      else if (evalNow || ckptNow || step == 1)
         fmt::print(stderr, "{}\n", progress);
     }
   }

@@ -12,12 +12,19 @@
 //
 // RUNDIR/log.jsonl holds one JSON object per line: first the configuration
 // ("type": "config": bundle, model, config, parameter count and every run
-// setting), then one "train" line per step and one "eval" line per
-// evaluation. Each line is flushed as it is written, so a run that stops
-// (a non-finite loss, a kill) keeps everything up to that point.
+// setting), then one "train" line per step, one "eval" line per evaluation
+// and one "checkpoint" line per checkpoint (its paths, and the older ones
+// --keep deleted). Each line is flushed as it is written, so a run that
+// stops (a non-finite loss, a kill) keeps everything up to that point.
+//
+// Checkpoints (runtime/checkpoint/Checkpoint.h) are written after the
+// evaluation of the same step, so checkpoint s holds the weights validation
+// s scored; a run directory that already holds checkpoints is refused, so
+// --keep never deletes another run's.
 #pragma once
 
 #include "runtime/bundle/Bundle.h"
+#include "runtime/checkpoint/Safetensors.h"
 #include "runtime/cpu/Executor.h"
 #include "runtime/data/Batches.h"
 #include "runtime/support/Status.h"
@@ -101,6 +108,13 @@ struct TrainOptions {
   cpu::RunSettings optimizer;
   /// The cosine ends at this fraction of lr.
   double minLrRatio = 0.1;
+  /// Checkpoint every this many steps and after the last; 0 = only after
+  /// the last; -1 = every evalEvery steps.
+  int64_t ckptEvery = -1;
+  /// Keep the newest this many checkpoints; 0 = all.
+  int64_t keep = 0;
+  /// How checkpoints store the weights (the optimizer state is always f32).
+  TensorDType ckptDtype = TensorDType::F32;
   /// Print the progress line to stderr.
   bool progress = true;
 };
@@ -112,6 +126,8 @@ struct TrainResult {
   /// NaN when the run never evaluated.
   double lastValidBitsPerChar = 0.0;
   double tokensPerSecond = 0.0;
+  /// The path of the last checkpoint written.
+  std::string lastCheckpoint;
 };
 
 /// Trains the bundle's train_step on the corpus (see the file comment).

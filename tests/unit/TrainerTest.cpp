@@ -2,9 +2,11 @@
 // schedule, evaluation tied to chunk indices, and whole runs of train() on a
 // bundle written here (a tiny AO-ARM from TestPrograms.h) and a small
 // synthetic corpus: the loss falls, log.jsonl holds what it should, runs
-// replay exactly, a non-empty run directory is refused, and a diverging run
+// replay exactly, checkpoints are written, pruned and reproduce the logged
+// validation, a non-empty run directory is refused, and a diverging run
 // stops with "loss became nan at step N" keeping its log.
 #include "runtime/train/Trainer.h"
+#include "runtime/checkpoint/Checkpoint.h"
 #include "tests/unit/TestPrograms.h"
 
 #include <gtest/gtest.h>
@@ -161,16 +163,20 @@ TEST(Trainer, TrainsLogsAndReplays) {
   EXPECT_GT(result->tokensPerSecond, 0);
 
   const std::vector<json> log = readLog(f.dir.path("run/log.jsonl"));
-  ASSERT_EQ(log.size(), 1u + 100u + 2u); // config, steps, evals at 50, 100
+  // config, steps, evals and checkpoints at 50 and 100
+  ASSERT_EQ(log.size(), 1u + 100u + 2u + 2u);
   EXPECT_EQ(log[0]["type"], "config");
   EXPECT_EQ(log[0]["model"], "tiny");
   EXPECT_EQ(log[0]["settings"]["steps"], 100);
   EXPECT_EQ(log[0]["settings"]["seq_len"], 16);
   EXPECT_EQ(log[0]["config"]["bos_token"], 27);
   std::vector<double> losses;
-  std::vector<int64_t> evalSteps;
+  std::vector<int64_t> evalSteps, ckptSteps;
   for (size_t i = 1; i < log.size(); ++i) {
-    if (log[i]["type"] == "train") {
+    if (log[i]["type"] == "checkpoint") {
+      ckptSteps.push_back(log[i]["step"].get<int64_t>());
+      EXPECT_TRUE(fs::exists(log[i]["path"].get<std::string>()));
+    } else if (log[i]["type"] == "train") {
       EXPECT_EQ(log[i]["step"], int64_t(losses.size()) + 1);
       losses.push_back(log[i]["loss"].get<double>());
       EXPECT_NEAR(log[i]["bpc"].get<double>(), losses.back() / std::log(2.0),
@@ -186,6 +192,7 @@ TEST(Trainer, TrainsLogsAndReplays) {
     }
   }
   EXPECT_EQ(evalSteps, (std::vector<int64_t>{50, 100}));
+  EXPECT_EQ(ckptSteps, (std::vector<int64_t>{50, 100}));
   // Fresh weights score about ln 28 nats; the trained model beats that.
   EXPECT_NEAR(losses.front(), std::log(28.0), 0.1);
   double lastTen = 0;
@@ -194,7 +201,7 @@ TEST(Trainer, TrainsLogsAndReplays) {
   // The corpus' letter frequencies alone are worth ~0.4 nats (unigram
   // entropy 2.93 nats); a model this small gets there in 100 steps.
   EXPECT_LT(lastTen, losses.front() - 0.3) << "training did not learn";
-  EXPECT_LT(log.back()["bpc"].get<double>(), std::log2(28.0) - 0.4);
+  EXPECT_LT(log[log.size() - 2]["bpc"].get<double>(), std::log2(28.0) - 0.4);
   // Same seed: the same run, bit for bit.
   StatusOr<TrainResult> again = train(f.options("again"));
   ASSERT_TRUE(again.isOk()) << again.status().message();
@@ -203,7 +210,7 @@ TEST(Trainer, TrainsLogsAndReplays) {
   for (size_t i = 1; i < log.size(); ++i) {
     if (log[i]["type"] == "train") {
       EXPECT_EQ(log2[i]["loss"].get<double>(), log[i]["loss"].get<double>());
-    } else {
+    } else if (log[i]["type"] == "eval") {
       EXPECT_EQ(log2[i]["bpc"].get<double>(), log[i]["bpc"].get<double>());
     }
   }
@@ -224,7 +231,8 @@ TEST(Trainer, RefusesNonEmptyRunDir) {
   o.force = true;
   StatusOr<TrainResult> forced = train(o);
   ASSERT_TRUE(forced.isOk()) << forced.status().message();
-  EXPECT_EQ(readLog(o.runDir + "/log.jsonl").size(), 3u);
+  // config, 2 steps, the checkpoint after the last
+  EXPECT_EQ(readLog(o.runDir + "/log.jsonl").size(), 4u);
   EXPECT_TRUE(fs::exists(o.runDir + "/notes.txt"));
 }
 
@@ -250,6 +258,99 @@ TEST(Trainer, StopsOnNonFiniteLoss) {
   EXPECT_TRUE(log.back()["loss"].is_null());
   EXPECT_NE(log.back()["nonfinite"].get<std::string>().find("next_slot_loss"),
             std::string::npos);
+}
+
+/// Checkpoints every --ckpt-every steps and after the last, --keep, the
+/// "checkpoint" log lines, and weights that score exactly what the run's
+/// own validation logged.
+TEST(Trainer, WritesCheckpointsThatReproduceValidation) {
+  Fixture f;
+  TrainOptions o = f.options("ckpt");
+  o.steps = 70;
+  o.evalEvery = 35;
+  o.ckptEvery = 20;
+  o.keep = 2;
+  StatusOr<TrainResult> result = train(o);
+  ASSERT_TRUE(result.isOk()) << result.status().message();
+  EXPECT_EQ(result->lastCheckpoint, checkpointPath(o.runDir, 70));
+  const std::vector<json> log = readLog(o.runDir + "/log.jsonl");
+  EXPECT_EQ(log[0]["settings"]["ckpt_every"], 20);
+  EXPECT_EQ(log[0]["settings"]["keep"], 2);
+  EXPECT_EQ(log[0]["settings"]["ckpt_dtype"], "f32");
+  std::vector<int64_t> ckptSteps;
+  std::vector<std::vector<std::string>> removed;
+  json lastEval;
+  for (const json &line : log) {
+    if (line["type"] == "eval")
+      lastEval = line;
+    if (line["type"] != "checkpoint")
+      continue;
+    ckptSteps.push_back(line["step"].get<int64_t>());
+    EXPECT_EQ(line["path"], checkpointPath(o.runDir, ckptSteps.back()));
+    EXPECT_EQ(line["optimizer"],
+              optimizerStatePath(o.runDir, ckptSteps.back()));
+    removed.push_back(line["removed"].get<std::vector<std::string>>());
+  }
+  EXPECT_EQ(ckptSteps, (std::vector<int64_t>{20, 40, 60, 70}));
+  EXPECT_EQ(removed, (std::vector<std::vector<std::string>>{
+                         {},
+                         {},
+                         {checkpointPath(o.runDir, 20)},
+                         {checkpointPath(o.runDir, 40)}}));
+  EXPECT_EQ(*listCheckpoints(o.runDir), (std::vector<int64_t>{60, 70}));
+
+  // The last checkpoint, loaded into a fresh executor and scored like the
+  // run's validation, gives the logged number bit for bit.
+  ASSERT_EQ(lastEval["step"], 70);
+  StatusOr<Bundle> bundle = readBundle(f.bundle);
+  ASSERT_TRUE(bundle.isOk());
+  StatusOr<cpu::ModelDesc> desc = modelFromManifest(bundle->manifest);
+  ASSERT_TRUE(desc.isOk());
+  StatusOr<cpu::Program> program =
+      programFromManifest(bundle->manifest, "train_step", f.bundle);
+  ASSERT_TRUE(program.isOk());
+  StatusOr<cpu::Executor<float>> exec =
+      cpu::Executor<float>::create(*desc, {*program});
+  ASSERT_TRUE(exec.isOk());
+  StatusOr<CheckpointInfo> info =
+      loadCheckpoint(result->lastCheckpoint, "tiny", *exec);
+  ASSERT_TRUE(info.isOk()) << info.status().message();
+  EXPECT_EQ(info->state.step, 70);
+  EXPECT_EQ(info->state.adamStep, 70);
+  EXPECT_EQ(info->state.seed, 11u);
+  EXPECT_EQ(json::parse(info->state.settings), log[0]["settings"]);
+  StatusOr<Corpus> corpus = Corpus::load(f.corpus);
+  ASSERT_TRUE(corpus.isOk());
+  StatusOr<ChunkReader> chunks =
+      ChunkReader::create(corpus->split(Split::Valid), 16);
+  ASSERT_TRUE(chunks.isOk());
+  StatusOr<EvalResult> eval = evaluateChunks(
+      *exec, "train_step", *chunks, {o.batchSize, o.evalBatches, o.evalSeed});
+  ASSERT_TRUE(eval.isOk());
+  EXPECT_EQ(eval->nats, lastEval["nats"].get<double>());
+
+  // A run directory holding checkpoints is refused even with --force, so
+  // runs never mix and --keep never deletes another run's checkpoints.
+  o.force = true;
+  StatusOr<TrainResult> again = train(o);
+  ASSERT_FALSE(again.isOk());
+  EXPECT_EQ(again.status().message(),
+            o.runDir + ": holds checkpoints of an earlier run "
+                       "(ckpt-60.safetensors, 2 in all); move them away or "
+                       "use another --out");
+
+  // --ckpt-every 0: only after the last step; bf16 weights on request.
+  TrainOptions end = f.options("end");
+  end.steps = 30;
+  end.ckptEvery = 0;
+  end.ckptDtype = TensorDType::BF16;
+  ASSERT_TRUE(train(end).isOk());
+  EXPECT_EQ(*listCheckpoints(end.runDir), std::vector<int64_t>{30});
+  StatusOr<SafetensorsFile> bf16 =
+      readSafetensors(checkpointPath(end.runDir, 30));
+  ASSERT_TRUE(bf16.isOk());
+  EXPECT_EQ(bf16->metadata.at("dtype"), "bf16");
+  EXPECT_EQ(bf16->tensors[0].dtype, TensorDType::BF16);
 }
 
 TEST(Trainer, RefusesBadOptions) {
