@@ -1,11 +1,16 @@
-// `aoarm eval BUNDLE --data PATH --split val|test`: bits per character of
-// trained weights on fixed chunks of a split. Trained weights live in
-// checkpoints, which arrive with the sampling work; until then the command
-// checks its arguments and says so instead of scoring untrained weights.
-// (Validation during training runs inside `aoarm train`.)
+// `aoarm eval BUNDLE --weights CKPT --data PATH --split val|test`: bits per
+// character of a checkpoint on fixed chunks of a split. Scoring is the
+// trainer's own validation (evaluateChunks): chunk c draws its order, time
+// and mask from (eval seed, chunk c), so with the eval seed, --batch and
+// --batches of a run the command reproduces the run's logged validation
+// number, and any two checkpoints are scored on the same draws.
+#include "runtime/checkpoint/Checkpoint.h"
 #include "runtime/cli/Command.h"
 #include "runtime/train/Trainer.h"
 
+#include <fmt/format.h>
+
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -23,16 +28,117 @@ struct EvalCommandOptions {
   uint64_t seed = 0;
 };
 
+/// What the loss of a function measures, read from its objective op.
+enum class Objective { AutoRegressive, AnyOrder, MaskedDiffusion, Unknown };
+
+Objective objectiveOf(const FunctionSpec &function) {
+  for (const nlohmann::json &instruction : function.program) {
+    const std::string op = instruction.value("op", std::string());
+    if (op == "next_token_loss")
+      return Objective::AutoRegressive;
+    if (op == "next_slot_loss")
+      return Objective::AnyOrder;
+    if (op == "mdlm_loss")
+      return Objective::MaskedDiffusion;
+  }
+  return Objective::Unknown;
+}
+
+/// One line on what the number is, since bits per character mean different
+/// things for the three objectives.
+std::string objectiveMeaning(Objective objective) {
+  switch (objective) {
+  case Objective::AutoRegressive:
+    return "exact negative log-likelihood, left to right (next_token_loss)";
+  case Objective::AnyOrder:
+    return "any-order negative log-likelihood (next_slot_loss): each chunk "
+           "is scored exactly under one random order seeded by the chunk "
+           "index, so the mean estimates the expected NLL over orders";
+  case Objective::MaskedDiffusion:
+    return "MDLM NELBO (mdlm_loss), an upper bound on the negative "
+           "log-likelihood: each chunk is scored at one diffusion time t, "
+           "the times spread evenly over [eps, 1) from one seeded draw, with "
+           "its mask seeded by the chunk index";
+  case Objective::Unknown:
+    break;
+  }
+  return "the mean of the function's loss output (no known objective op)";
+}
+
 Status runEval(const EvalCommandOptions &options) {
-  if (options.split != "val" && options.split != "valid" &&
-      options.split != "test")
+  Split split;
+  if (options.split == "val" || options.split == "valid")
+    split = Split::Valid;
+  else if (options.split == "test")
+    split = Split::Test;
+  else
     return Status::errorf("--split must be val or test, got '{}'",
                           options.split);
-  // Scoring freshly initialised weights would print a plausible-looking
-  // number that means nothing, so there is no result without weights.
-  return Status::error("--weights: checkpoints come with the sampling issue; "
-                       "until then validation bits/char are in the "
-                       "\"eval\" lines of `aoarm train`'s log.jsonl");
+  if (options.batchSize <= 0 || options.batches < 0)
+    return Status::errorf("--batch must be positive and --batches >= 0; got "
+                          "{}, {}",
+                          options.batchSize, options.batches);
+
+  StatusOr<Bundle> bundle = readBundle(options.bundlePath);
+  if (!bundle)
+    return bundle.status();
+  const BundleManifest &manifest = bundle->manifest;
+  StatusOr<cpu::ModelDesc> model = modelFromManifest(manifest);
+  if (!model)
+    return model.status().withContext(options.bundlePath);
+  // As in training: eval_step when the bundle has one (it skips the
+  // backward), else the loss of train_step.
+  const std::string function =
+      manifest.functions.count("eval_step") ? "eval_step" : "train_step";
+  StatusOr<cpu::Program> program =
+      programFromManifest(manifest, function, options.bundlePath);
+  if (!program)
+    return program.status();
+  std::vector<cpu::Program> programs;
+  programs.push_back(std::move(*program));
+  StatusOr<cpu::Executor<float>> executor =
+      cpu::Executor<float>::create(*model, std::move(programs));
+  if (!executor)
+    return executor.status().withContext(options.bundlePath);
+  StatusOr<CheckpointInfo> checkpoint =
+      loadCheckpoint(options.weights, manifest.model, *executor);
+  if (!checkpoint)
+    return checkpoint.status();
+
+  StatusOr<Corpus> corpus = Corpus::load(options.dataPath);
+  if (!corpus)
+    return corpus.status();
+  const int64_t seqLen = executor->seqLen(function);
+  StatusOr<ChunkReader> chunks =
+      ChunkReader::create(corpus->split(split), seqLen);
+  if (!chunks)
+    return chunks.status();
+  EvalOptions evalOptions;
+  evalOptions.batchSize = options.batchSize;
+  evalOptions.numBatches = options.batches;
+  evalOptions.seed = options.seed;
+  StatusOr<EvalResult> result =
+      evaluateChunks(*executor, function, *chunks, evalOptions);
+  if (!result)
+    return result.status();
+
+  fmt::print("weights: {} (model {}, step {}, {})\n", options.weights,
+             checkpoint->model, checkpoint->state.step,
+             checkpoint->dtype == TensorDType::F32 ? "f32" : "bf16");
+  fmt::print("data: {} split of {}: {} of {} chunks of {} characters, "
+             "batches of {}, eval seed {}\n",
+             splitName(split), options.dataPath, result->chunks,
+             chunks->numChunks(), seqLen, options.batchSize, options.seed);
+  fmt::print("scored: {} sequences, {} tokens\n", result->chunks,
+             result->tokens);
+  fmt::print("bits per character: {:.4f} ({:.4f} nats per token)\n",
+             result->bitsPerChar(),
+             result->nats / static_cast<double>(result->tokens));
+  fmt::print("meaning: {}\n",
+             objectiveMeaning(objectiveOf(manifest.functions.at(function))));
+  if (!std::isfinite(result->bitsPerChar()))
+    return Status::errorf("{}: the loss is not finite", options.weights);
+  return Status::ok();
 }
 
 } // namespace
@@ -40,15 +146,18 @@ Status runEval(const EvalCommandOptions &options) {
 void registerEvalCommand(CLI::App &app, Runner &runner) {
   auto options = std::make_shared<EvalCommandOptions>();
   CLI::App *command = app.add_subcommand(
-      "eval", "bits per character of trained weights on a split");
+      "eval", "bits per character of a checkpoint on a split (fixed chunks, "
+              "seeded orders, times and masks)");
   command->add_option("bundle", options->bundlePath, "the model (.aoarm)")
+      ->required();
+  command
+      ->add_option("--weights", options->weights,
+                   "checkpoint to score (RUNDIR/ckpt-STEP.safetensors)")
       ->required();
   command->add_option("--data", options->dataPath, "text8 file or zip")
       ->required();
   command->add_option("--split", options->split, "val or test")
       ->capture_default_str();
-  command->add_option("--weights", options->weights,
-                      "checkpoint to score (not available yet)");
   command
       ->add_option("--batches", options->batches,
                    "batches of fixed chunks (0: the whole split)")
@@ -56,8 +165,9 @@ void registerEvalCommand(CLI::App &app, Runner &runner) {
   command->add_option("--batch", options->batchSize, "chunks per batch")
       ->capture_default_str();
   command
-      ->add_option("--seed", options->seed,
-                   "seeds the per-chunk orders, times and masks")
+      ->add_option("--eval-seed", options->seed,
+                   "seeds the per-chunk orders, times and masks (as "
+                   "`aoarm train --eval-seed`)")
       ->capture_default_str();
   runner.bind(command, "eval", [options] { return runEval(*options); });
 }
