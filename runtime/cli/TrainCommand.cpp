@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <limits>
 #include <memory>
 
 namespace aoarm::cli {
@@ -87,7 +86,7 @@ void registerTrainCommand(CLI::App &app, Runner &runner) {
                    "write RUNDIR/ckpt-STEP.safetensors every N steps and "
                    "after the last (0: only after the last; default: "
                    "--eval-every)")
-      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
+      ->check(CLI::NonNegativeNumber);
   command
       ->add_option("--keep", options->keep,
                    "keep the newest N checkpoints (0: all)")
