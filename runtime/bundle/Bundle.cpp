@@ -1,6 +1,6 @@
 #include "runtime/bundle/Bundle.h"
 
-#include "runtime/data/Text8.h"
+#include "runtime/support/File.h"
 
 #include <fmt/format.h>
 

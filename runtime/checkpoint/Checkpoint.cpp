@@ -2,6 +2,7 @@
 // describing them (Checkpoint.h has the layout and the guarantees).
 #include "runtime/checkpoint/Checkpoint.h"
 
+#include "runtime/support/File.h"
 #include "runtime/support/Sha256.h"
 
 #include <fmt/format.h>
@@ -81,17 +82,7 @@ StatusOr<std::string> writeTemporary(const std::string &path,
   // mkstemp creates 0600; a checkpoint is as readable as any output.
   if (::fchmod(fd, 0644) != 0)
     return fail("set the mode of");
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t wrote = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (wrote < 0 && errno == EINTR)
-      continue;
-    if (wrote < 0)
-      return fail("write");
-    done += static_cast<size_t>(wrote);
-  }
-  if (::fsync(fd) != 0)
-    return fail("sync");
+  AOARM_RETURN_IF_ERROR(writeAllAndSync(fd, bytes, fail));
   const int closed = ::close(fd);
   fd = -1;
   if (closed != 0)

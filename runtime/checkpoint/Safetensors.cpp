@@ -2,7 +2,7 @@
 // writer copies from the Hugging Face library).
 #include "runtime/checkpoint/Safetensors.h"
 
-#include "runtime/data/Text8.h"
+#include "runtime/support/File.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>

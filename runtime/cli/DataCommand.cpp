@@ -3,6 +3,7 @@
 // describes it.
 #include "runtime/cli/Command.h"
 #include "runtime/data/Text8.h"
+#include "runtime/support/File.h"
 
 #include <fmt/format.h>
 

@@ -6,7 +6,7 @@
 #include "runtime/bundle/Bundle.h"
 #include "runtime/checkpoint/Checkpoint.h"
 #include "runtime/cli/Command.h"
-#include "runtime/data/Text8.h"
+#include "runtime/support/File.h"
 
 #include <fmt/format.h>
 

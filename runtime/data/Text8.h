@@ -53,15 +53,6 @@ std::string prepareText(std::string_view raw);
 /// names `name`, the byte offset and the byte value.
 Status validateText8(std::string_view bytes, const std::string &name);
 
-/// The whole content of a file.
-StatusOr<std::string> readFileBytes(const std::string &path);
-
-/// Writes `bytes` to `path` atomically (a temporary file in the same folder,
-/// fsync, rename), so a reader never sees half a file. Refuses an existing
-/// `path` unless `overwrite`.
-Status writeFileAtomically(const std::string &path, std::string_view bytes,
-                           bool overwrite);
-
 /// Extracts one member of a zip archive held in memory: the member named
 /// `preferredMember` if there is one, else the only member (an archive with
 /// several members and none of that name is refused). Supports stored and

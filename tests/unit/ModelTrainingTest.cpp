@@ -2,7 +2,7 @@
 // the real trainer on a generated English-like corpus brings validation
 // bits per character well below the uniform code (log2 28 = 4.81) and
 // below the corpus's own unigram entropy, which only context can beat.
-#include "runtime/data/Text8.h"
+#include "runtime/support/File.h"
 #include "runtime/train/Trainer.h"
 
 #include <gtest/gtest.h>
