@@ -3,6 +3,7 @@
 // every refusal with its message, single-byte corruption at every position,
 // truncation at every length, and unknown sections kept.
 #include "runtime/bundle/Bundle.h"
+#include "tests/unit/TestSupport.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -19,30 +20,12 @@
 #include <unistd.h>
 
 using namespace aoarm;
+using namespace aoarm::testsupport;
 using json = nlohmann::json;
 
 namespace {
 
 // ---- helpers ----------------------------------------------------------------
-
-/// A fresh folder under the test temp dir, removed at the end of the test.
-class TempDir {
-public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "aoarm-bundle-XXXXXX";
-    path_ = ::mkdtemp(pattern.data()) ? pattern : "";
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty())
-      std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string &name) const { return path_ + "/" + name; }
-  bool ok() const { return !path_.empty(); }
-
-private:
-  std::string path_;
-};
 
 template <typename T> std::string expectError(const StatusOr<T> &value) {
   EXPECT_FALSE(value.isOk());

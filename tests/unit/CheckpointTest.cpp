@@ -5,6 +5,7 @@
 // way leaves behind.
 #include "runtime/checkpoint/Checkpoint.h"
 #include "tests/unit/TestPrograms.h"
+#include "tests/unit/TestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -14,31 +15,12 @@
 #include <random>
 
 using namespace aoarm;
+using namespace aoarm::testsupport;
 using namespace aoarm::testprograms;
 
 namespace {
 
 namespace fs = std::filesystem;
-
-/// A fresh directory under the test temp dir, removed afterwards.
-class TempDir {
-public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "aoarm-ckpt-XXXXXX";
-    path_ = ::mkdtemp(pattern.data()) ? pattern : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string &path() const { return path_; }
-  std::string path(const std::string &name) const {
-    return (fs::path(path_) / name).string();
-  }
-
-private:
-  std::string path_;
-};
 
 std::string readAll(const std::string &path) {
   std::ifstream in(path, std::ios::binary);
@@ -122,8 +104,8 @@ TEST(Checkpoint, RoundTripsWeightsAndOptimizerStateBitExact) {
   StatusOr<SavedCheckpoint> saved =
       saveCheckpoint(dir.path(), "tiny", trained, stateAt(3));
   ASSERT_TRUE(saved.isOk()) << saved.status().message();
-  EXPECT_EQ(saved->path, dir.path("ckpt-3.safetensors"));
-  EXPECT_EQ(saved->optimizerPath, dir.path("ckpt-3.optim.safetensors"));
+  EXPECT_EQ(saved->path, dir.file("ckpt-3.safetensors"));
+  EXPECT_EQ(saved->optimizerPath, dir.file("ckpt-3.optim.safetensors"));
   EXPECT_EQ(saved->bytes,
             fs::file_size(saved->path) + fs::file_size(saved->optimizerPath));
 
@@ -340,9 +322,9 @@ TEST(Checkpoint, NeverOverwritesAFinishedCheckpoint) {
   TempDir dir;
   cpu::Executor<float> trained = trainedExecutor();
   ASSERT_TRUE(saveCheckpoint(dir.path(), "tiny", trained, stateAt(5)).isOk());
-  const std::string path = dir.path("ckpt-5.safetensors");
+  const std::string path = dir.file("ckpt-5.safetensors");
   const std::string weights = readAll(path);
-  const std::string optimizer = readAll(dir.path("ckpt-5.optim.safetensors"));
+  const std::string optimizer = readAll(dir.file("ckpt-5.optim.safetensors"));
   trained.initParams(8); // other weights under the same step
   StatusOr<SavedCheckpoint> again =
       saveCheckpoint(dir.path(), "tiny", trained, stateAt(5));
@@ -351,7 +333,7 @@ TEST(Checkpoint, NeverOverwritesAFinishedCheckpoint) {
             path + ": already exists; a finished checkpoint is never "
                    "overwritten");
   EXPECT_EQ(readAll(path), weights);
-  EXPECT_EQ(readAll(dir.path("ckpt-5.optim.safetensors")), optimizer);
+  EXPECT_EQ(readAll(dir.file("ckpt-5.optim.safetensors")), optimizer);
   // Nothing else was left in the directory (no temporaries).
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()),
                           fs::directory_iterator()),
@@ -369,7 +351,7 @@ TEST(Checkpoint, KeepsTheNewestN) {
     ASSERT_TRUE(removed.isOk()) << removed.status().message();
     if (step >= 30) {
       EXPECT_EQ(*removed, std::vector<std::string>{
-                              dir.path(checkpointFileName(step - 20))});
+                              dir.file(checkpointFileName(step - 20))});
     } else {
       EXPECT_TRUE(removed->empty());
     }
@@ -417,9 +399,9 @@ TEST(Checkpoint, AKilledWriterLeavesThePreviousCheckpointLoadable) {
         saveCheckpoint(scratch.path(), "tiny", trained, stateAt(20));
     ASSERT_TRUE(full.isOk());
     const std::string bytes = readAll(full->path);
-    writeAll(dir.path("ckpt-20.safetensors.tmp-Ab12Cd"),
+    writeAll(dir.file("ckpt-20.safetensors.tmp-Ab12Cd"),
              bytes.substr(0, bytes.size() / 2));
-    fs::copy_file(full->optimizerPath, dir.path("ckpt-20.optim.safetensors"));
+    fs::copy_file(full->optimizerPath, dir.file("ckpt-20.optim.safetensors"));
   }
   EXPECT_EQ(checkpointStep("ckpt-20.safetensors.tmp-Ab12Cd"), std::nullopt);
   EXPECT_EQ(checkpointStep("ckpt-20.optim.safetensors"), std::nullopt);
@@ -432,7 +414,7 @@ TEST(Checkpoint, AKilledWriterLeavesThePreviousCheckpointLoadable) {
   EXPECT_TRUE(std::equal(previousWeights.begin(), previousWeights.end(),
                          fresh.params()));
   // The partial file itself is refused as truncated, never loaded.
-  const std::string partial = dir.path("ckpt-20.safetensors.tmp-Ab12Cd");
+  const std::string partial = dir.file("ckpt-20.safetensors.tmp-Ab12Cd");
   StatusOr<CheckpointInfo> half = loadCheckpoint(partial, "tiny", fresh);
   ASSERT_FALSE(half.isOk());
   EXPECT_EQ(half.status().message().rfind(partial + ": truncated: tensor", 0),

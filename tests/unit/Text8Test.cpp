@@ -3,6 +3,7 @@
 // split, statistics, and the training and evaluation batches.
 #include "runtime/data/Text8.h"
 #include "runtime/data/Batches.h"
+#include "tests/unit/TestSupport.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -20,29 +21,11 @@
 #include <unistd.h>
 
 using namespace aoarm;
+using namespace aoarm::testsupport;
 
 namespace {
 
 // ---- helpers ---------------------------------------------------------------
-
-/// A fresh folder under the test temp dir, removed at the end of the test.
-class TempDir {
-public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "aoarm-text8-XXXXXX";
-    path_ = ::mkdtemp(pattern.data()) ? pattern : "";
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty())
-      std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string &name) const { return path_ + "/" + name; }
-  bool ok() const { return !path_.empty(); }
-
-private:
-  std::string path_;
-};
 
 void writeFile(const std::string &path, const std::string &bytes) {
   std::ofstream out(path, std::ios::binary);

@@ -8,6 +8,7 @@
 #include "runtime/train/Trainer.h"
 #include "runtime/checkpoint/Checkpoint.h"
 #include "tests/unit/TestPrograms.h"
+#include "tests/unit/TestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -20,30 +21,12 @@
 #include <sstream>
 
 using namespace aoarm;
+using namespace aoarm::testsupport;
 using namespace aoarm::testprograms;
 
 namespace {
 
 namespace fs = std::filesystem;
-
-/// A fresh directory under the test temp dir, removed afterwards.
-class TempDir {
-public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "aoarm-trainer-XXXXXX";
-    path_ = ::mkdtemp(pattern.data()) ? pattern : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string path(const std::string &name) const {
-    return (fs::path(path_) / name).string();
-  }
-
-private:
-  std::string path_;
-};
 
 /// Writes `model` as a bundle whose train_step is its program.
 void writeTestBundle(const TestModel &model, const std::string &path) {
@@ -113,8 +96,8 @@ std::vector<json> readLog(const std::string &path) {
 
 struct Fixture {
   TempDir dir;
-  std::string bundle = dir.path("tiny.aoarm");
-  std::string corpus = dir.path("corpus.txt");
+  std::string bundle = dir.file("tiny.aoarm");
+  std::string corpus = dir.file("corpus.txt");
   Fixture() {
     writeTestBundle(aoArmModel(16), bundle);
     writeCorpus(corpus, 40000);
@@ -123,7 +106,7 @@ struct Fixture {
     TrainOptions o;
     o.bundlePath = bundle;
     o.dataPath = corpus;
-    o.runDir = dir.path(run);
+    o.runDir = dir.file(run);
     o.steps = 100;
     o.batchSize = 8;
     o.lr = 1e-2;
@@ -162,7 +145,7 @@ TEST(Trainer, TrainsLogsAndReplays) {
   EXPECT_TRUE(std::isfinite(result->lastValidBitsPerChar));
   EXPECT_GT(result->tokensPerSecond, 0);
 
-  const std::vector<json> log = readLog(f.dir.path("run/log.jsonl"));
+  const std::vector<json> log = readLog(f.dir.file("run/log.jsonl"));
   // config, steps, evals and checkpoints at 50 and 100
   ASSERT_EQ(log.size(), 1u + 100u + 2u + 2u);
   EXPECT_EQ(log[0]["type"], "config");
@@ -205,7 +188,7 @@ TEST(Trainer, TrainsLogsAndReplays) {
   // Same seed: the same run, bit for bit.
   StatusOr<TrainResult> again = train(f.options("again"));
   ASSERT_TRUE(again.isOk()) << again.status().message();
-  const std::vector<json> log2 = readLog(f.dir.path("again/log.jsonl"));
+  const std::vector<json> log2 = readLog(f.dir.file("again/log.jsonl"));
   ASSERT_EQ(log2.size(), log.size());
   for (size_t i = 1; i < log.size(); ++i) {
     if (log[i]["type"] == "train") {
