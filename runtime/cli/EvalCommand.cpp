@@ -79,36 +79,22 @@ Status runEval(const EvalCommandOptions &options) {
                           "{}, {}",
                           options.batchSize, options.batches);
 
-  StatusOr<Bundle> bundle = readBundle(options.bundlePath);
-  if (!bundle)
-    return bundle.status();
-  const BundleManifest &manifest = bundle->manifest;
-  StatusOr<cpu::ModelDesc> model = modelFromManifest(manifest);
-  if (!model)
-    return model.status().withContext(options.bundlePath);
-  // As in training: eval_step when the bundle has one (it skips the
-  // backward), else the loss of train_step.
-  const std::string function =
-      manifest.functions.count("eval_step") ? "eval_step" : "train_step";
-  StatusOr<cpu::Program> program =
-      programFromManifest(manifest, function, options.bundlePath);
-  if (!program)
-    return program.status();
-  std::vector<cpu::Program> programs;
-  programs.push_back(std::move(*program));
-  StatusOr<cpu::Executor<float>> executor =
-      cpu::Executor<float>::create(*model, std::move(programs));
-  if (!executor)
-    return executor.status().withContext(options.bundlePath);
+  StatusOr<LoadedModel> loaded =
+      loadForCpu(options.bundlePath, /*withTrainStep=*/false);
+  if (!loaded)
+    return loaded.status();
+  const BundleManifest &manifest = loaded->manifest;
+  const std::string &function = loaded->evalFunction;
+  cpu::Executor<float> &executor = loaded->executor;
   StatusOr<CheckpointInfo> checkpoint =
-      loadCheckpoint(options.weights, manifest.model, *executor);
+      loadCheckpoint(options.weights, manifest.model, executor);
   if (!checkpoint)
     return checkpoint.status();
 
   StatusOr<Corpus> corpus = Corpus::load(options.dataPath);
   if (!corpus)
     return corpus.status();
-  const int64_t seqLen = executor->seqLen(function);
+  const int64_t seqLen = executor.seqLen(function);
   StatusOr<ChunkReader> chunks =
       ChunkReader::create(corpus->split(split), seqLen);
   if (!chunks)
@@ -118,7 +104,7 @@ Status runEval(const EvalCommandOptions &options) {
   evalOptions.numBatches = options.batches;
   evalOptions.seed = options.seed;
   StatusOr<EvalResult> result =
-      evaluateChunks(*executor, function, *chunks, evalOptions);
+      evaluateChunks(executor, function, *chunks, evalOptions);
   if (!result)
     return result.status();
 

@@ -221,6 +221,38 @@ StatusOr<EvalResult> evaluateChunks(cpu::Executor<float> &executor,
   return result;
 }
 
+StatusOr<LoadedModel> loadForCpu(const std::string &bundlePath,
+                                 bool withTrainStep) {
+  StatusOr<Bundle> bundle = readBundle(bundlePath);
+  if (!bundle)
+    return bundle.status();
+  BundleManifest &manifest = bundle->manifest;
+  StatusOr<cpu::ModelDesc> model = modelFromManifest(manifest);
+  if (!model)
+    return model.status().withContext(bundlePath);
+  std::string evalFunction =
+      manifest.functions.count("eval_step") ? "eval_step" : "train_step";
+  std::vector<std::string> functions;
+  if (withTrainStep)
+    functions.push_back("train_step");
+  if (functions.empty() || functions.front() != evalFunction)
+    functions.push_back(evalFunction);
+  std::vector<cpu::Program> programs;
+  for (const std::string &name : functions) {
+    StatusOr<cpu::Program> program =
+        programFromManifest(manifest, name, bundlePath);
+    if (!program)
+      return program.status();
+    programs.push_back(std::move(*program));
+  }
+  StatusOr<cpu::Executor<float>> executor =
+      cpu::Executor<float>::create(*model, std::move(programs));
+  if (!executor)
+    return executor.status().withContext(bundlePath);
+  return LoadedModel{std::move(manifest), std::move(evalFunction),
+                     std::move(*executor)};
+}
+
 StatusOr<TrainResult> train(const TrainOptions &options) {
   if (options.device != "cpu")
     return Status::errorf("--device {}: only the CPU reference executor runs "
@@ -246,30 +278,14 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
 
   // Everything that can be refused is checked before the run directory is
   // touched.
-  StatusOr<Bundle> bundle = readBundle(options.bundlePath);
-  if (!bundle)
-    return bundle.status();
-  const BundleManifest &manifest = bundle->manifest;
-  StatusOr<cpu::ModelDesc> model = modelFromManifest(manifest);
-  if (!model)
-    return model.status().withContext(options.bundlePath);
-  std::vector<cpu::Program> programs;
-  const std::string evalFunction =
-      manifest.functions.count("eval_step") ? "eval_step" : "train_step";
-  for (const std::string &name : {std::string("train_step"), evalFunction}) {
-    if (!programs.empty() && name == programs.front().name)
-      continue;
-    StatusOr<cpu::Program> program =
-        programFromManifest(manifest, name, options.bundlePath);
-    if (!program)
-      return program.status();
-    programs.push_back(std::move(*program));
-  }
-  StatusOr<cpu::Executor<float>> executor =
-      cpu::Executor<float>::create(*model, std::move(programs));
-  if (!executor)
-    return executor.status().withContext(options.bundlePath);
-  const int64_t seqLen = executor->seqLen("train_step");
+  StatusOr<LoadedModel> loaded =
+      loadForCpu(options.bundlePath, /*withTrainStep=*/true);
+  if (!loaded)
+    return loaded.status();
+  const BundleManifest &manifest = loaded->manifest;
+  const std::string &evalFunction = loaded->evalFunction;
+  cpu::Executor<float> &executor = loaded->executor;
+  const int64_t seqLen = executor.seqLen("train_step");
   if (seqLen <= 0)
     return Status::errorf("{}: train_step reads no token batch",
                           options.bundlePath);
@@ -309,7 +325,7 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
   const std::string logPath = (fs::path(options.runDir) / "log.jsonl").string();
   AOARM_RETURN_IF_ERROR(log.open(logPath));
 
-  executor->initParams(options.seed);
+  executor.initParams(options.seed);
   const cpu::RunSettings &opt = options.optimizer;
   // The manifest's config keeps integers as integers.
   LogLine config = LogLine::object();
@@ -343,7 +359,7 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
                  {"bundle", options.bundlePath},
                  {"model", manifest.model},
                  {"config", config},
-                 {"params", executor->numParams()},
+                 {"params", executor.numParams()},
                  {"data", options.dataPath},
                  {"train_tokens", corpus->split(Split::Train).size},
                  {"settings", settingsLine}}));
@@ -369,8 +385,7 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
     inputs.seqLen = batch.seqLen;
     inputs.seed = options.seed;
     inputs.step = static_cast<uint32_t>(step);
-    StatusOr<cpu::RunResult> run =
-        executor->run("train_step", inputs, settings);
+    StatusOr<cpu::RunResult> run = executor.run("train_step", inputs, settings);
     if (!run)
       return run.status().withContext(fmt::format("step {}", step));
     const double seconds =
@@ -418,7 +433,7 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
       evalOptions.seed = options.evalSeed;
       const auto evalStart = Clock::now();
       StatusOr<EvalResult> eval =
-          evaluateChunks(*executor, evalFunction, *validChunks, evalOptions);
+          evaluateChunks(executor, evalFunction, *validChunks, evalOptions);
       if (!eval)
         return eval.status().withContext(fmt::format("step {}", step));
       const double evalSeconds =
@@ -451,7 +466,7 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
       state.adamStep = settings.adamStep;
       state.settings = settingsLine.dump();
       StatusOr<SavedCheckpoint> saved = saveCheckpoint(
-          options.runDir, manifest.model, *executor, state, options.ckptDtype);
+          options.runDir, manifest.model, executor, state, options.ckptDtype);
       if (!saved)
         return saved.status().withContext(fmt::format("step {}", step));
       // Older checkpoints go only once the new one is complete.

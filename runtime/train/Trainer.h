@@ -49,6 +49,22 @@ StatusOr<cpu::Program> programFromManifest(const BundleManifest &manifest,
                                            const std::string &function,
                                            const std::string &bundleName);
 
+/// A bundle read and made ready to run on the CPU reference executor.
+struct LoadedModel {
+  BundleManifest manifest;
+  /// The function evaluation runs: eval_step when the bundle has one (it
+  /// skips the backward), else the loss of train_step.
+  std::string evalFunction;
+  /// Holds evalFunction, and train_step when it was asked for.
+  cpu::Executor<float> executor;
+};
+
+/// Reads the bundle at `bundlePath` and creates a CPU executor for its eval
+/// function, and for train_step first when `withTrainStep`. Messages start
+/// with `bundlePath`.
+StatusOr<LoadedModel> loadForCpu(const std::string &bundlePath,
+                                 bool withTrainStep);
+
 /// The learning rate of step `step` (1-based) of `totalSteps`: `peak` *
 /// step / warmup during the warmup, then a cosine from `peak` at step
 /// warmup + 1 down to `minRatio` * `peak` at the last step.
