@@ -31,7 +31,9 @@ echo
 echo "== training a tiny drope on the CPU (about a minute)"
 tiny=(--set n_layers=2 --set d_model=64 --set n_heads=4 --set d_ff=256 --set seq_len=64)
 "$bin/aoarmc" models/drope.mlir "${tiny[@]}" -o "$out/drope-tiny.aoarm"
+# A new run directory each time: aoarm never overwrites a run's checkpoints.
+run="$out/drope-tiny-$(date +%Y%m%d-%H%M%S)"
 "$bin/aoarm" train "$out/drope-tiny.aoarm" --data data/fortunes.txt \
-  --out "$out/drope-tiny" --force --steps 600 --batch 16 --lr 1e-2 \
-  --warmup 50 --eval-every 200
-echo "log: $out/drope-tiny/log.jsonl"
+  --out "$run" --steps 600 --batch 16 --lr 1e-2 --warmup 50 --eval-every 200
+"$bin/aoarm" eval "$out/drope-tiny.aoarm" --weights "$run/ckpt-600.safetensors" \
+  --data data/fortunes.txt --split val
