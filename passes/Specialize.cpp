@@ -16,6 +16,9 @@ using namespace mlir;
 namespace aoarm {
 namespace {
 
+/// The most copies aoarm.layers expands into (far beyond any model here).
+constexpr int64_t kMaxRepeats = 4096;
+
 /// Replaces `layers` by `count` copies of its body, chained through the
 /// carried values; parameters of copy i are renamed `<prefix>.<i>.<name>`.
 LogicalResult expandLayers(LayersOp layers, int64_t count) {
@@ -100,6 +103,12 @@ LogicalResult specializeModel(ModelOp model, ArrayRef<std::string> overrides) {
              << "repeat count '" << layers.getCount()
              << "' must be a positive integer config key, got "
              << (count ? std::to_string(*count) : std::string("no such key"));
+    // Expansion copies the body count times: a typo such as
+    // n_layers=1000000000 must be an error, not an out-of-memory.
+    if (*count > kMaxRepeats)
+      return layers.emitOpError()
+             << "repeat count '" << layers.getCount() << "' is " << *count
+             << ", more than the " << kMaxRepeats << " aoarmc expands";
     if (failed(expandLayers(layers, *count)))
       return failure();
   }
