@@ -10,6 +10,7 @@
 #include "runtime/cpu/Executor.h"
 #include "runtime/support/Parallel.h"
 #include "runtime/support/Random.h"
+#include "TestSupport.h"
 #include "tests/unit/TestPrograms.h"
 
 #include <gtest/gtest.h>
@@ -25,6 +26,7 @@
 
 using namespace aoarm;
 using namespace aoarm::cpu;
+using aoarm::testsupport::randomTokens;
 using namespace aoarm::testprograms;
 using json = nlohmann::json;
 
@@ -38,15 +40,6 @@ Executor<T> makeExecutor(const TestModel &m, uint64_t initSeed = 7) {
   EXPECT_TRUE(exec.isOk()) << exec.status().message();
   exec->initParams(initSeed);
   return std::move(*exec);
-}
-
-std::vector<int32_t> randomTokens(int64_t n, int32_t vocab, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int32_t> dist(0, vocab - 1);
-  std::vector<int32_t> t(n);
-  for (int32_t &x : t)
-    x = dist(rng);
-  return t;
 }
 
 StepInputs stepInputs(const std::vector<int32_t> &tokens, int64_t b, int64_t l,

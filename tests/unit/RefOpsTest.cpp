@@ -10,6 +10,7 @@
 // formulas where the math is not obvious, and float against double.
 #include "runtime/cpu/RefOps.h"
 #include "runtime/support/Parallel.h"
+#include "TestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -25,6 +26,7 @@
 
 using namespace aoarm;
 using namespace aoarm::cpu;
+using aoarm::testsupport::randomTokens;
 
 namespace {
 
@@ -60,15 +62,6 @@ Vec normal(size_t n, uint64_t seed, double stddev = 1.0) {
     while (std::abs(x) < 1e-3 * stddev);
   }
   return v;
-}
-
-std::vector<int32_t> randomTokens(size_t n, int32_t vocab, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int32_t> dist(0, vocab - 1);
-  std::vector<int32_t> t(n);
-  for (int32_t &x : t)
-    x = dist(rng);
-  return t;
 }
 
 /// B random permutations of 0..L-1, one per row, plus `offset`.
