@@ -44,7 +44,7 @@ def SpecializePass : Pass<"aoarm-specialize", "mlir::ModuleOp"> {
 //===----------------------------------------------------------------------===//
 
 def SynthesizePass : Pass<"aoarm-synthesize", "mlir::ModuleOp"> {
-  let summary = "Build the step functions the runtime calls: eval_step, train_step";
+  let summary = "Build the step functions the runtime calls: eval_step, train_step, decode_step";
   let description = [{
     On a specialized model (no `aoarm.layers` left), adds inside the model:
 
@@ -55,6 +55,15 @@ def SynthesizePass : Pass<"aoarm-synthesize", "mlir::ModuleOp"> {
       twice receives the sum of its gradients, via `aoarm.add`); then the
       global-norm clipping scale over every parameter gradient
       (`aoarm.clip_scale`) and one `aoarm.adamw` per parameter.
+    - `aoarm.step "decode_step"`: what the sampler calls. The forward up to
+      the logits the objective reads (`logits`), and for each slot the text
+      position those logits predict (`positions`: `aoarm.lead` of the order
+      under `next_slot_loss`, `aoarm.iota` under `next_token_loss` and
+      `mdlm_loss`). An `aoarm.mask` is cut out, its tokens taking the place
+      of its result, so an MDLM decode_step is the denoiser applied to the
+      sequence it is given, mask tokens included. A causal model's
+      decode_step can run one slot at a time against cached keys and values
+      (docs/sampling.md).
 
     The loss is the seed: objectives' backward needs no incoming gradient.
     A parameter that does not influence the loss is an error (it would

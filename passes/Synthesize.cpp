@@ -32,6 +32,42 @@ IRMapping cloneForward(ModelOp model, StepOp step, OpBuilder &builder) {
   return mapping;
 }
 
+/// decode_step: what the sampler calls. The forward up to the logits the
+/// objective reads, and for each slot the text position those logits
+/// predict: pi(t) under next_slot_loss, t under next_token_loss and
+/// mdlm_loss. A masking op is cut out (its tokens input becomes its result),
+/// so an MDLM decode_step is the denoiser applied to the sequence it is
+/// given, mask tokens included; the time then goes unused and disappears.
+LogicalResult synthesizeDecodeStep(ModelOp model, ReturnOp ret) {
+  StepOp step = createStep(model, "decode_step");
+  OpBuilder builder(model.getContext());
+  IRMapping mapping = cloneForward(model, step, builder);
+  Operation *objective = mapping.lookup(ret.getLoss()).getDefiningOp();
+  Location loc = objective->getLoc();
+  Value logits = objective->getOperand(0);
+  Value positions;
+  if (auto slots = dyn_cast<NextSlotLossOp>(objective))
+    positions = builder.create<LeadOp>(loc, slots.getOrder());
+  else if (isa<NextTokenLossOp, MDLMLossOp>(objective))
+    positions = builder.create<IotaOp>(loc, objective->getOperand(1));
+  else
+    return objective->emitOpError()
+           << "is not an objective aoarm-synthesize can decode";
+  builder.create<StepReturnOp>(loc,
+                               builder.getStrArrayAttr({"logits", "positions"}),
+                               ValueRange{logits, positions});
+  Block &body = step.getBody().front();
+  for (MaskOp mask : llvm::make_early_inc_range(body.getOps<MaskOp>())) {
+    mask.getResult().replaceAllUsesWith(mask.getTokens());
+    mask.erase();
+  }
+  // Drop what no longer reaches an output (the objective, the time).
+  for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
+    if (!op.hasTrait<OpTrait::IsTerminator>() && op.use_empty())
+      op.erase();
+  return success();
+}
+
 LogicalResult synthesizeModel(ModelOp model) {
   Block &body = model.getBody().front();
   for (Operation &op : body) {
@@ -117,7 +153,7 @@ LogicalResult synthesizeModel(ModelOp model) {
     builder.create<AdamWOp>(param.getLoc(), param.getResult(), grad, scale);
   builder.create<StepReturnOp>(loc, builder.getStrArrayAttr({"loss"}),
                                ValueRange{loss});
-  return success();
+  return synthesizeDecodeStep(model, ret);
 }
 
 struct SynthesizePass : impl::SynthesizePassBase<SynthesizePass> {

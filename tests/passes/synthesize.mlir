@@ -61,7 +61,42 @@ aoarm.model @tiny config {vocab = 28, bos_token = 27, d_model = 8, n_heads = 2,
 // CHECK:   aoarm.adamw %[[WQ]], %[[DQ]]#1, %[[S]] : tensor<8x8xf32>
 // CHECK-COUNT-3: aoarm.adamw
 // CHECK:   aoarm.step_return ["loss"] %[[LOSS]] : tensor<f32>
+// decode_step: the forward up to the logits, and pi(t), the text position
+// slot t predicts; no loss, no backward.
+// CHECK: aoarm.step "decode_step" {
+// CHECK:   %[[DPI:.*]] = aoarm.order
+// CHECK-NOT: aoarm.next_slot_loss
+// CHECK-NOT: aoarm.vjp
+// CHECK:   %[[DLOGITS:.*]] = aoarm.head
+// CHECK-NEXT: %[[DPOS:.*]] = aoarm.lead %[[DPI]] : !aoarm.perm<4>{{ *$}}
+// CHECK-NEXT: aoarm.step_return ["logits", "positions"] %[[DLOGITS]], %[[DPOS]] : tensor<?x4x28xf32>, tensor<?x4xi32>
 // CHECK: aoarm.return
+
+// -----
+
+// MDLM's decode_step is the denoiser on the sequence it is given: the mask
+// op is cut out (tokens feed the embedding directly) and the time goes.
+// CHECK-LABEL: aoarm.model @masked
+aoarm.model @masked config {vocab = 28, mask_token = 27, d_model = 8,
+                            n_heads = 2, n_layers = 1, seq_len = 4} {
+  %x = aoarm.tokens
+  %t = aoarm.time
+  %z = aoarm.mask %x at %t schedule loglinear
+  %e = aoarm.param "embed" [vocab, d_model] f32 normal(0.02)
+  %w = aoarm.param "head.w" [d_model, vocab] f32 normal(0.02)
+  %h = aoarm.embed %z, %e
+  %logits = aoarm.head %h, %w
+  %loss = aoarm.mdlm_loss %logits, %x, %z, %t
+  aoarm.return %loss
+}
+// CHECK: aoarm.step "decode_step" {
+// CHECK-NEXT: %[[X:.*]] = aoarm.tokens
+// CHECK-NOT: aoarm.time
+// CHECK-NOT: aoarm.mask
+// CHECK:   aoarm.embed %[[X]],
+// CHECK:   %[[ML:.*]] = aoarm.head
+// CHECK-NEXT: %[[MP:.*]] = aoarm.iota %[[X]]
+// CHECK-NEXT: aoarm.step_return ["logits", "positions"] %[[ML]], %[[MP]]
 
 // -----
 
