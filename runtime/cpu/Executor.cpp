@@ -313,6 +313,17 @@ template <typename T> void Executor<T>::initParams(uint64_t seed) {
 }
 
 template <typename T>
+Status Executor<T>::setAdamState(std::vector<T> m, std::vector<T> v) {
+  if (m.size() != params_.size() || v.size() != params_.size())
+    return Status::errorf("AdamW state of {} and {} elements, the model has "
+                          "{} parameters",
+                          m.size(), v.size(), params_.size());
+  m_ = std::move(m);
+  v_ = std::move(v);
+  return Status::ok();
+}
+
+template <typename T>
 bool Executor<T>::hasFunction(const std::string &name) const {
   return plans_.count(name) != 0;
 }

@@ -164,6 +164,9 @@ public:
   /// AdamW first and second moments, laid out like params(). // [numParams]
   const std::vector<T> &adamM() const { return m_; }
   const std::vector<T> &adamV() const { return v_; }
+  /// Replaces the AdamW moments (a resumed run's, from its checkpoint);
+  /// refuses vectors that are not numParams() long, changing nothing.
+  Status setAdamState(std::vector<T> m, std::vector<T> v);
 
   /// Initialises every parameter from its spec and zeroes the AdamW state:
   /// normal(std) draws come from RandomStream(seed, Init, 0, i) for
