@@ -12,6 +12,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <tuple>
+#include <type_traits>
 #include <unistd.h>
 
 namespace aoarm {
@@ -75,6 +78,28 @@ public:
       return Status::errorf("{}: cannot open for writing", path);
     return Status::ok();
   }
+  /// Opens `path` to append to it (creating it when missing). A last line
+  /// a killed writer left without its newline is ended first, so the next
+  /// line starts its own.
+  Status openForAppend(const std::string &path) {
+    path_ = path;
+    bool unfinished = false;
+    {
+      std::ifstream in(path, std::ios::binary | std::ios::ate);
+      if (in && in.tellg() > 0) {
+        in.seekg(-1, std::ios::end);
+        unfinished = in.get() != '\n';
+      }
+    }
+    out_.open(path, std::ios::out | std::ios::app);
+    if (!out_)
+      return Status::errorf("{}: cannot open for appending", path);
+    if (unfinished) {
+      out_ << '\n';
+      out_.flush();
+    }
+    return Status::ok();
+  }
   Status write(const LogLine &line) {
     // NaN and infinities have no JSON form; nlohmann writes them as null.
     out_ << line.dump() << '\n';
@@ -88,6 +113,112 @@ private:
   std::string path_;
   std::ofstream out_;
 };
+
+/// Where a resumed run starts: everything resumeTraining found that the
+/// run itself needs.
+struct ResumeState {
+  /// Checkpoint k: its step, AdamW step and files.
+  int64_t step = 0;
+  int64_t adamStep = 0;
+  std::string checkpoint;
+  std::string optimizer;
+  /// The settings the checkpoint saved, as JSON text.
+  std::string settings;
+  /// The step of log.jsonl's last "train" line (-1: none).
+  int64_t loggedStep = -1;
+  /// The train split's size log.jsonl's config line gives (-1: unknown).
+  int64_t trainTokens = -1;
+  /// Whether the bundle and data paths came from log.jsonl.
+  bool bundleFromLog = false;
+  bool dataFromLog = false;
+  /// Weights files of later steps without their optimizer file.
+  std::vector<std::string> skipped;
+};
+
+/// What log.jsonl of a run says: its config line and how far it got.
+struct RunLog {
+  /// The first line, when it is a "config" object.
+  std::optional<json> config;
+  /// The step of the last "train" line (-1: none).
+  int64_t lastTrainStep = -1;
+};
+
+/// Reads what it can of a run's log; lines that do not parse (a line a
+/// kill tore) are passed over.
+RunLog readRunLog(const std::string &path) {
+  RunLog log;
+  std::ifstream in(path);
+  std::string text;
+  bool first = true;
+  while (std::getline(in, text)) {
+    json line = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    const bool isObject = line.is_object();
+    if (first && isObject && line.value("type", "") == "config")
+      log.config = line;
+    first = false;
+    if (isObject && line.value("type", "") == "train" &&
+        line.contains("step") && line["step"].is_number_integer())
+      log.lastTrainStep = line["step"].get<int64_t>();
+  }
+  return log;
+}
+
+/// The saved setting `key` of a checkpoint's settings, as T.
+template <typename T>
+Status readSetting(const json &settings, const char *key, T &out,
+                   const std::string &name) {
+  auto it = settings.find(key);
+  if (it == settings.end())
+    return Status::errorf("{}: its saved settings have no '{}'", name, key);
+  bool fits;
+  if constexpr (std::is_same_v<T, std::string>)
+    fits = it->is_string();
+  else if constexpr (std::is_same_v<T, double>)
+    fits = it->is_number();
+  else if constexpr (std::is_unsigned_v<T>)
+    fits = it->is_number_unsigned();
+  else
+    fits = it->is_number_integer();
+  if (!fits)
+    return Status::errorf("{}: saved setting '{}' is {}, not a {}", name, key,
+                          it->dump(),
+                          std::is_same_v<T, std::string> ? "string"
+                          : std::is_same_v<T, double>    ? "number"
+                                                         : "integer");
+  out = it->get<T>();
+  return Status::ok();
+}
+
+/// Refuses a flag given again with another value than the saved one.
+template <typename T>
+Status checkGiven(const std::optional<T> &given, const T &saved,
+                  const char *flag, const std::string &checkpoint) {
+  if (given && !(*given == saved))
+    return Status::errorf("{} {} contradicts the run's saved {} {} ({}); a "
+                          "resumed run keeps its settings",
+                          flag, *given, flag, saved, checkpoint);
+  return Status::ok();
+}
+
+/// The first key on which two settings objects differ, described; empty
+/// when they agree.
+std::string firstSettingDifference(const json &saved, const json &now) {
+  for (const auto &[key, value] : now.items()) {
+    auto it = saved.find(key);
+    if (it == saved.end())
+      return fmt::format("have no '{}' (resuming would make it {})", key,
+                         value.dump());
+    if (value != *it)
+      return fmt::format("'{}' is {}, resuming with this bundle would make it "
+                         "{}",
+                         key, it->dump(), value.dump());
+  }
+  for (const auto &[key, value] : saved.items())
+    if (!now.contains(key))
+      return fmt::format("have '{}' ({}), which this aoarm does not know", key,
+                         value.dump());
+  return "";
+}
 
 } // namespace
 
@@ -253,7 +384,11 @@ StatusOr<LoadedModel> loadForCpu(const std::string &bundlePath,
                      std::move(*executor)};
 }
 
-StatusOr<TrainResult> train(const TrainOptions &options) {
+namespace {
+
+/// A fresh run (resume == nullptr) or the rest of a resumed one.
+StatusOr<TrainResult> runTraining(const TrainOptions &options,
+                                  const ResumeState *resume) {
   if (options.device != "cpu")
     return Status::errorf("--device {}: only the CPU reference executor runs "
                           "training so far; use --device cpu",
@@ -269,6 +404,13 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
     return Status::errorf("--ckpt-every must be >= 0 and --keep >= 0; got {}, "
                           "{}",
                           options.ckptEvery, options.keep);
+  if (options.stopAfter < 0)
+    return Status::errorf("--stop-after must be >= 0, got {}",
+                          options.stopAfter);
+  if (resume && options.stopAfter > 0 && options.stopAfter <= resume->step)
+    return Status::errorf("--stop-after {}: the run resumes after step {}, "
+                          "so it would train nothing",
+                          options.stopAfter, resume->step);
   if (!(options.lr > 0) || !std::isfinite(options.lr))
     return Status::errorf("--lr must be a positive number, got {}", options.lr);
   if (options.steps >= static_cast<int64_t>(kEvalStreamStep))
@@ -280,8 +422,13 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
   // touched.
   StatusOr<LoadedModel> loaded =
       loadForCpu(options.bundlePath, /*withTrainStep=*/true);
-  if (!loaded)
+  if (!loaded) {
+    if (resume && resume->bundleFromLog)
+      return Status::error(loaded.status().message() +
+                           " (the bundle log.jsonl names; if it moved, give "
+                           "it again: aoarm train BUNDLE --resume RUNDIR)");
     return loaded.status();
+  }
   const BundleManifest &manifest = loaded->manifest;
   const std::string &evalFunction = loaded->evalFunction;
   cpu::Executor<float> &executor = loaded->executor;
@@ -291,8 +438,22 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
                           options.bundlePath);
 
   StatusOr<Corpus> corpus = Corpus::load(options.dataPath);
-  if (!corpus)
+  if (!corpus) {
+    if (resume && resume->dataFromLog)
+      return Status::error(corpus.status().message() +
+                           " (the corpus log.jsonl names; if it moved, give "
+                           "it again with --data)");
     return corpus.status();
+  }
+  // The crops are drawn from the train split: another corpus would train
+  // on other batches. Its size is what the log kept of it.
+  if (resume && resume->trainTokens >= 0 &&
+      corpus->split(Split::Train).size != resume->trainTokens)
+    return Status::errorf("{}: its train split has {} characters, but the run "
+                          "trained on {} (log.jsonl); resuming needs the "
+                          "run's corpus",
+                          options.dataPath, corpus->split(Split::Train).size,
+                          resume->trainTokens);
   StatusOr<CropSampler> sampler = CropSampler::create(
       corpus->split(Split::Train), options.batchSize, seqLen, options.seed);
   if (!sampler)
@@ -306,10 +467,33 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
     validChunks = std::move(*reader);
   }
 
+  // A resumed run takes the weights and moments of its checkpoint; the
+  // checkpoint was found and checked against this bundle before.
+  if (resume) {
+    StatusOr<CheckpointInfo> info =
+        loadCheckpoint(resume->checkpoint, manifest.model, executor);
+    if (!info)
+      return info.status();
+    StatusOr<OptimizerState> moments =
+        readOptimizerState(resume->optimizer, manifest.model, executor);
+    if (!moments)
+      return moments.status();
+    if (moments->step != info->state.step ||
+        moments->adamStep != info->state.adamStep)
+      return Status::errorf("{}: optimizer state of step {} (AdamW step {}), "
+                            "but its weights file is of step {} (AdamW step "
+                            "{})",
+                            resume->optimizer, moments->step, moments->adamStep,
+                            info->state.step, info->state.adamStep);
+    AOARM_RETURN_IF_ERROR(
+        executor.setAdamState(std::move(moments->m), std::move(moments->v))
+            .withContext(resume->optimizer));
+  }
+
   // Checkpoints of an earlier run would mix with this run's, and --keep
   // would delete them, so even --force does not reuse such a directory.
   std::error_code dirError;
-  if (fs::is_directory(options.runDir, dirError)) {
+  if (!resume && fs::is_directory(options.runDir, dirError)) {
     StatusOr<std::vector<int64_t>> earlier = listCheckpoints(options.runDir);
     if (!earlier)
       return earlier.status();
@@ -320,12 +504,12 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
                             checkpointFileName(earlier->front()),
                             earlier->size());
   }
-  AOARM_RETURN_IF_ERROR(prepareRunDir(options.runDir, options.force));
-  JsonLog log;
+  if (!resume)
+    AOARM_RETURN_IF_ERROR(prepareRunDir(options.runDir, options.force));
   const std::string logPath = (fs::path(options.runDir) / "log.jsonl").string();
-  AOARM_RETURN_IF_ERROR(log.open(logPath));
 
-  executor.initParams(options.seed);
+  if (!resume)
+    executor.initParams(options.seed);
   const cpu::RunSettings &opt = options.optimizer;
   // The manifest's config keeps integers as integers.
   LogLine config = LogLine::object();
@@ -354,15 +538,60 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
       {"ckpt_every", ckptEvery},
       {"keep", options.keep},
       {"ckpt_dtype", options.ckptDtype == TensorDType::F32 ? "f32" : "bf16"}};
-  AOARM_RETURN_IF_ERROR(
-      log.write({{"type", "config"},
-                 {"bundle", options.bundlePath},
-                 {"model", manifest.model},
-                 {"config", config},
-                 {"params", executor.numParams()},
-                 {"data", options.dataPath},
-                 {"train_tokens", corpus->split(Split::Train).size},
-                 {"settings", settingsLine}}));
+  JsonLog log;
+  if (resume) {
+    // The run continues only if this bundle and these options give back
+    // exactly the settings the checkpoint saved (seq_len and the eval
+    // function come from the bundle).
+    const json saved =
+        json::parse(resume->settings, nullptr, /*allow_exceptions=*/false);
+    const std::string difference =
+        firstSettingDifference(saved, json::parse(settingsLine.dump()));
+    if (!difference.empty())
+      return Status::errorf("{}: the run's saved settings {}",
+                            resume->checkpoint, difference);
+    // The interrupted attempt's lines stay; the resume line says which
+    // steps the lines after it run again.
+    AOARM_RETURN_IF_ERROR(log.openForAppend(logPath));
+    AOARM_RETURN_IF_ERROR(log.write(
+        {{"type", "resume"},
+         {"step", resume->step},
+         {"checkpoint", resume->checkpoint},
+         {"optimizer", resume->optimizer},
+         {"bundle", options.bundlePath},
+         {"data", options.dataPath},
+         {"logged_step", resume->loggedStep >= 0 ? LogLine(resume->loggedStep)
+                                                 : LogLine(nullptr)},
+         {"skipped", resume->skipped}}));
+    if (options.progress) {
+      for (const std::string &path : resume->skipped)
+        fmt::print(stderr,
+                   "note: {} has no optimizer file beside it, so the run "
+                   "resumes from an earlier checkpoint\n",
+                   path);
+      std::string repeated;
+      if (resume->loggedStep > resume->step)
+        repeated = fmt::format("; log.jsonl has steps up to {}, steps {}..{} "
+                               "run again",
+                               resume->loggedStep, resume->step + 1,
+                               resume->loggedStep);
+      fmt::print(stderr, "resuming {} from {} at step {} of {}{}\n",
+                 options.runDir,
+                 fs::path(resume->checkpoint).filename().string(), resume->step,
+                 options.steps, repeated);
+    }
+  } else {
+    AOARM_RETURN_IF_ERROR(log.open(logPath));
+    AOARM_RETURN_IF_ERROR(
+        log.write({{"type", "config"},
+                   {"bundle", options.bundlePath},
+                   {"model", manifest.model},
+                   {"config", config},
+                   {"params", executor.numParams()},
+                   {"data", options.dataPath},
+                   {"train_tokens", corpus->split(Split::Train).size},
+                   {"settings", settingsLine}}));
+  }
 
   const bool tty = options.progress && isatty(fileno(stderr));
   using Clock = std::chrono::steady_clock;
@@ -371,14 +600,25 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
   TrainResult result;
   result.lastValidBitsPerChar = std::numeric_limits<double>::quiet_NaN();
   std::string lastEval;
+  // Step s takes AdamW step s in a fresh run; a resumed one carries on from
+  // its checkpoint's.
+  const int64_t firstStep = resume ? resume->step + 1 : 1;
+  // A stopped run ends early; its schedule does not.
+  const int64_t lastStep = options.stopAfter > 0
+                               ? std::min(options.stopAfter, options.steps)
+                               : options.steps;
+  result.totalSteps = options.steps;
+  const int64_t adamStepOffset = resume ? resume->adamStep - resume->step : 0;
+  if (resume)
+    result.resumedFrom = resume->checkpoint;
 
-  for (int64_t step = 1; step <= options.steps; ++step) {
+  for (int64_t step = firstStep; step <= lastStep; ++step) {
     const auto start = Clock::now();
     const TokenBatch batch = sampler->batch(static_cast<uint32_t>(step));
     cpu::RunSettings settings = opt;
     settings.lr = scheduledLearningRate(step, options.steps, options.lr,
                                         options.warmup, options.minLrRatio);
-    settings.adamStep = step;
+    settings.adamStep = step + adamStepOffset;
     cpu::StepInputs inputs;
     inputs.tokens = batch.tokens.data();
     inputs.batch = batch.batchSize;
@@ -396,8 +636,10 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
       return Status::errorf("{}: train_step has no scalar output 'loss'",
                             options.bundlePath);
     const double loss = lossIt->second;
+    // The mean over the steps this process ran.
+    const int64_t stepsRun = step - firstStep + 1;
     const double tokensPerSecond =
-        static_cast<double>(step * tokensPerStep) / trainSeconds;
+        static_cast<double>(stepsRun * tokensPerStep) / trainSeconds;
     LogLine line = {{"type", "train"},
                     {"step", step},
                     {"loss", loss},
@@ -457,7 +699,7 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
 
     std::string savedNote;
     const bool ckptNow =
-        (ckptEvery > 0 && step % ckptEvery == 0) || step == options.steps;
+        (ckptEvery > 0 && step % ckptEvery == 0) || step == lastStep;
     if (ckptNow) {
       const auto ckptStart = Clock::now();
       TrainerState state;
@@ -492,8 +734,8 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
     }
 
     if (options.progress) {
-      const double eta = static_cast<double>(options.steps - step) *
-                         trainSeconds / static_cast<double>(step);
+      const double eta = static_cast<double>(lastStep - step) * trainSeconds /
+                         static_cast<double>(stepsRun);
       const std::string progress = fmt::format(
           "step {}/{} | loss {:.4f} | {:.4f} bpc | lr {:.2e} | {:.0f} tok/s "
           "| eta {}{}{}",
@@ -501,13 +743,201 @@ StatusOr<TrainResult> train(const TrainOptions &options) {
           formatDuration(eta), lastEval, savedNote);
       if (tty)
         fmt::print(stderr, "\r\033[K{}", progress);
-      else if (evalNow || ckptNow || step == 1)
+      else if (evalNow || ckptNow || step == firstStep)
         fmt::print(stderr, "{}\n", progress);
     }
   }
   if (tty)
     std::fputc('\n', stderr);
   return result;
+}
+
+} // namespace
+
+StatusOr<TrainResult> train(const TrainOptions &options) {
+  return runTraining(options, nullptr);
+}
+
+StatusOr<TrainResult> resumeTraining(const ResumeOptions &given) {
+  const std::string &runDir = given.runDir;
+  std::error_code dirError;
+  if (!fs::is_directory(runDir, dirError))
+    return Status::errorf("{}: no such run directory; nothing to resume",
+                          runDir);
+  StatusOr<std::vector<int64_t>> steps = listCheckpoints(runDir);
+  if (!steps)
+    return steps.status();
+  // The newest checkpoint with both files. A weights file without its
+  // moments (which no kill leaves: they are written first) is passed over.
+  ResumeState resume;
+  std::vector<int64_t> skippedSteps;
+  bool found = false;
+  for (auto it = steps->rbegin(); it != steps->rend() && !found; ++it) {
+    if (fs::is_regular_file(optimizerStatePath(runDir, *it), dirError)) {
+      resume.step = *it;
+      found = true;
+    } else {
+      skippedSteps.insert(skippedSteps.begin(), *it);
+    }
+  }
+  if (steps->empty())
+    return Status::errorf("{}: nothing to resume: it holds no checkpoint "
+                          "(ckpt-STEP.safetensors)",
+                          runDir);
+  if (!found)
+    return Status::errorf("{}: nothing to resume: no checkpoint has its "
+                          "optimizer file ({} has no {})",
+                          runDir, checkpointFileName(steps->back()),
+                          fs::path(optimizerStatePath(runDir, steps->back()))
+                              .filename()
+                              .string());
+  resume.checkpoint = checkpointPath(runDir, resume.step);
+  resume.optimizer = optimizerStatePath(runDir, resume.step);
+  const std::string &name = resume.checkpoint;
+
+  // The checkpoint's metadata: the trainer state and the run's settings.
+  StatusOr<SafetensorsFile> file = readSafetensors(name);
+  if (!file)
+    return file.status();
+  StatusOr<CheckpointInfo> info = checkpointInfo(*file, name);
+  if (!info)
+    return info.status();
+  if (info->dtype != TensorDType::F32)
+    return Status::errorf("{}: its weights are stored as bf16 (--ckpt-dtype "
+                          "bf16), rounded from the f32 weights the run "
+                          "trains, so the run cannot continue exactly from "
+                          "it; only runs checkpointed as f32 resume",
+                          name);
+  if (info->state.settings.empty())
+    return Status::errorf("{}: holds no run settings, so the run cannot be "
+                          "resumed from it",
+                          name);
+  const json saved = json::parse(info->state.settings, nullptr,
+                                 /*allow_exceptions=*/false);
+  if (!saved.is_object())
+    return Status::errorf("{}: its saved settings are not a JSON object: {}",
+                          name, info->state.settings);
+  TrainOptions o;
+  std::string ckptDtype;
+  AOARM_RETURN_IF_ERROR(readSetting(saved, "steps", o.steps, name));
+  AOARM_RETURN_IF_ERROR(readSetting(saved, "batch", o.batchSize, name));
+  AOARM_RETURN_IF_ERROR(readSetting(saved, "lr", o.lr, name));
+  AOARM_RETURN_IF_ERROR(readSetting(saved, "min_lr_ratio", o.minLrRatio, name));
+  AOARM_RETURN_IF_ERROR(readSetting(saved, "warmup", o.warmup, name));
+  AOARM_RETURN_IF_ERROR(readSetting(saved, "eval_every", o.evalEvery, name));
+  AOARM_RETURN_IF_ERROR(
+      readSetting(saved, "eval_batches", o.evalBatches, name));
+  AOARM_RETURN_IF_ERROR(readSetting(saved, "seed", o.seed, name));
+  AOARM_RETURN_IF_ERROR(readSetting(saved, "eval_seed", o.evalSeed, name));
+  AOARM_RETURN_IF_ERROR(readSetting(saved, "device", o.device, name));
+  AOARM_RETURN_IF_ERROR(readSetting(saved, "beta1", o.optimizer.beta1, name));
+  AOARM_RETURN_IF_ERROR(readSetting(saved, "beta2", o.optimizer.beta2, name));
+  AOARM_RETURN_IF_ERROR(readSetting(saved, "eps", o.optimizer.eps, name));
+  AOARM_RETURN_IF_ERROR(
+      readSetting(saved, "weight_decay", o.optimizer.weightDecay, name));
+  AOARM_RETURN_IF_ERROR(
+      readSetting(saved, "max_grad_norm", o.optimizer.maxGradNorm, name));
+  AOARM_RETURN_IF_ERROR(readSetting(saved, "ckpt_every", o.ckptEvery, name));
+  AOARM_RETURN_IF_ERROR(readSetting(saved, "keep", o.keep, name));
+  AOARM_RETURN_IF_ERROR(readSetting(saved, "ckpt_dtype", ckptDtype, name));
+  if (ckptDtype != "f32" && ckptDtype != "bf16")
+    return Status::errorf("{}: saved setting 'ckpt_dtype' must be f32 or "
+                          "bf16, got '{}'",
+                          name, ckptDtype);
+  o.ckptDtype = ckptDtype == "f32" ? TensorDType::F32 : TensorDType::BF16;
+  if (o.seed != info->state.seed)
+    return Status::errorf("{}: its metadata says seed {}, its saved settings "
+                          "seed {}",
+                          name, info->state.seed, o.seed);
+
+  // Flags given again must say what the run was started with.
+  if (given.steps && *given.steps != o.steps)
+    return Status::errorf("--steps {} contradicts the run's saved --steps {} "
+                          "({}): the learning rate's cosine ends at the "
+                          "run's last step, so a resumed run ends where it "
+                          "was set to end; start a new run for another "
+                          "length",
+                          *given.steps, o.steps, name);
+  AOARM_RETURN_IF_ERROR(
+      checkGiven(given.batchSize, o.batchSize, "--batch", name));
+  AOARM_RETURN_IF_ERROR(checkGiven(given.lr, o.lr, "--lr", name));
+  AOARM_RETURN_IF_ERROR(checkGiven(given.warmup, o.warmup, "--warmup", name));
+  AOARM_RETURN_IF_ERROR(
+      checkGiven(given.evalEvery, o.evalEvery, "--eval-every", name));
+  AOARM_RETURN_IF_ERROR(
+      checkGiven(given.evalBatches, o.evalBatches, "--eval-batches", name));
+  AOARM_RETURN_IF_ERROR(checkGiven(given.seed, o.seed, "--seed", name));
+  AOARM_RETURN_IF_ERROR(
+      checkGiven(given.evalSeed, o.evalSeed, "--eval-seed", name));
+  AOARM_RETURN_IF_ERROR(checkGiven(given.device, o.device, "--device", name));
+  AOARM_RETURN_IF_ERROR(checkGiven(given.weightDecay, o.optimizer.weightDecay,
+                                   "--weight-decay", name));
+  AOARM_RETURN_IF_ERROR(checkGiven(given.maxGradNorm, o.optimizer.maxGradNorm,
+                                   "--max-grad-norm", name));
+  AOARM_RETURN_IF_ERROR(
+      checkGiven(given.ckptEvery, o.ckptEvery, "--ckpt-every", name));
+  AOARM_RETURN_IF_ERROR(checkGiven(given.keep, o.keep, "--keep", name));
+  if (given.ckptDtype && *given.ckptDtype != o.ckptDtype)
+    return Status::errorf("--ckpt-dtype {} contradicts the run's saved "
+                          "--ckpt-dtype {} ({}); a resumed run keeps its "
+                          "settings",
+                          *given.ckptDtype == TensorDType::F32 ? "f32" : "bf16",
+                          ckptDtype, name);
+
+  if (resume.step >= o.steps)
+    return Status::errorf("{}: nothing to resume: {} is the run's last step "
+                          "({} of {})",
+                          runDir, checkpointFileName(resume.step), resume.step,
+                          o.steps);
+  // A weights file passed over blocks the run only if the run would write
+  // that step again: a checkpoint is never overwritten.
+  for (int64_t step : skippedSteps) {
+    const bool rewritten =
+        step <= o.steps &&
+        ((o.ckptEvery > 0 && step % o.ckptEvery == 0) || step == o.steps);
+    if (rewritten)
+      return Status::errorf(
+          "{}: has no optimizer file ({}), so the run would resume from {} "
+          "and write checkpoint {} again, but a checkpoint is never "
+          "overwritten; move it away to resume from {}",
+          checkpointPath(runDir, step),
+          fs::path(optimizerStatePath(runDir, step)).filename().string(),
+          checkpointFileName(resume.step), step,
+          checkpointFileName(resume.step));
+    resume.skipped.push_back(checkpointPath(runDir, step));
+  }
+
+  // The bundle and the corpus: given again, or where log.jsonl says.
+  const std::string logPath = (fs::path(runDir) / "log.jsonl").string();
+  const RunLog log = readRunLog(logPath);
+  resume.loggedStep = log.lastTrainStep;
+  o.bundlePath = given.bundlePath;
+  o.dataPath = given.dataPath;
+  for (auto [path, key, fromLog] :
+       {std::tuple{&o.bundlePath, "bundle", &resume.bundleFromLog},
+        std::tuple{&o.dataPath, "data", &resume.dataFromLog}}) {
+    if (!path->empty())
+      continue;
+    const json config = log.config.value_or(json::object());
+    auto it = config.find(key);
+    if (it == config.end() || !it->is_string())
+      return Status::errorf("{}: has no config line naming the {}; give it "
+                            "again (aoarm train BUNDLE --data PATH --resume "
+                            "RUNDIR)",
+                            logPath, key);
+    *path = it->get<std::string>();
+    *fromLog = true;
+  }
+  if (log.config && log.config->contains("train_tokens") &&
+      log.config->at("train_tokens").is_number_integer())
+    resume.trainTokens = log.config->at("train_tokens").get<int64_t>();
+
+  o.runDir = runDir;
+  o.progress = given.progress;
+  o.stopAfter = given.stopAfter;
+  resume.adamStep = info->state.adamStep;
+  resume.settings = info->state.settings;
+  return runTraining(o, &resume);
 }
 
 } // namespace aoarm

@@ -21,6 +21,14 @@
 // evaluation of the same step, so checkpoint s holds the weights validation
 // s scored; a run directory that already holds checkpoints is refused, so
 // --keep never deletes another run's.
+//
+// resumeTraining carries a run on from its newest finished checkpoint
+// (weights and optimizer file): it restores the f32 weights, the AdamW
+// moments and step, and every setting the checkpoint saved, then trains
+// steps k+1..N into the same directory, appending to log.jsonl after a
+// "resume" line. Since every draw is a function of (seed, step), the losses
+// and weights of a stopped and resumed run are bit-identical on the CPU to
+// those of the run left alone.
 #pragma once
 
 #include "runtime/bundle/Bundle.h"
@@ -30,6 +38,7 @@
 #include "runtime/support/Status.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace aoarm {
@@ -133,22 +142,78 @@ struct TrainOptions {
   TensorDType ckptDtype = TensorDType::F32;
   /// Print the progress line to stderr.
   bool progress = true;
+  /// Stop after this step (0: run to the end), writing a checkpoint there,
+  /// as a preempted job would stop; the schedule still ends at `steps`, and
+  /// resumeTraining carries the run on. Not a setting of the run.
+  int64_t stopAfter = 0;
 };
 
-/// What a finished run reports.
+/// What a finished (or stopped) run reports.
 struct TrainResult {
+  /// The last step trained.
   int64_t steps = 0;
+  /// The run's steps (more than `steps` when it stopped early).
+  int64_t totalSteps = 0;
   double lastLoss = 0.0;
   /// NaN when the run never evaluated.
   double lastValidBitsPerChar = 0.0;
   double tokensPerSecond = 0.0;
   /// The path of the last checkpoint written.
   std::string lastCheckpoint;
+  /// The checkpoint a resumed run started from; empty for a fresh run.
+  std::string resumedFrom;
 };
 
 /// Trains the bundle's train_step on the corpus (see the file comment).
 /// A non-finite loss or gradient norm stops the run with "loss became nan
 /// at step N" (log.jsonl keeps every line written before).
 StatusOr<TrainResult> train(const TrainOptions &options);
+
+/// `aoarm train --resume RUNDIR`'s request. The run's settings are the ones
+/// its checkpoint saved; a setting given here again must equal the saved
+/// one (a contradiction is refused naming the flag and both values), so the
+/// continued run is the run that was started.
+struct ResumeOptions {
+  std::string runDir;
+  /// The bundle and the corpus; empty: the paths log.jsonl's config line
+  /// names. A path given again (the file moved) must still hold the same
+  /// model (its fingerprint is checked against the checkpoint's) and a
+  /// corpus whose train split has the logged size.
+  std::string bundlePath;
+  std::string dataPath;
+  /// Settings given again on the command line (nullopt: not given).
+  /// --steps included: the cosine schedule is fixed by the run's total
+  /// steps, so a resumed run cannot be extended or shortened exactly.
+  std::optional<int64_t> steps;
+  std::optional<int64_t> batchSize;
+  std::optional<double> lr;
+  std::optional<int64_t> warmup;
+  std::optional<int64_t> evalEvery;
+  std::optional<int64_t> evalBatches;
+  std::optional<uint64_t> seed;
+  std::optional<uint64_t> evalSeed;
+  std::optional<std::string> device;
+  std::optional<double> weightDecay;
+  std::optional<double> maxGradNorm;
+  std::optional<int64_t> ckptEvery;
+  std::optional<int64_t> keep;
+  std::optional<TensorDType> ckptDtype;
+  /// Print the progress line (and what is resumed) to stderr.
+  bool progress = true;
+  /// As TrainOptions::stopAfter: stop after this step (0: at the end).
+  int64_t stopAfter = 0;
+};
+
+/// Resumes the run in `options.runDir` from its newest checkpoint whose
+/// weights and optimizer files are both there (see the file comment).
+/// Refuses: a directory with nothing to resume (no such checkpoint, or the
+/// newest is the run's last step), a bf16 checkpoint (it cannot continue
+/// exactly), a bundle that does not fit the checkpoint (the first
+/// mismatching tensor is named), a contradicting setting, and a weights
+/// file without moments at a later step the run would write again (a
+/// checkpoint is never overwritten). log.jsonl keeps the lines of the
+/// interrupted attempt past the checkpoint; the "resume" line says from
+/// which step the lines after it take over.
+StatusOr<TrainResult> resumeTraining(const ResumeOptions &options);
 
 } // namespace aoarm
