@@ -32,5 +32,9 @@ void registerInspectCommand(CLI::App &app, Runner &runner);
 void registerTrainCommand(CLI::App &app, Runner &runner);
 /// `aoarm eval BUNDLE --data PATH --split val|test`: score trained weights.
 void registerEvalCommand(CLI::App &app, Runner &runner);
+/// `aoarm metrics SAMPLES.txt`: coherence and diversity of samples.
+void registerMetricsCommand(CLI::App &app, Runner &runner);
+/// `aoarm plot RUNDIR... -o curves.svg`: validation curves as SVG.
+void registerPlotCommand(CLI::App &app, Runner &runner);
 
 } // namespace aoarm::cli
