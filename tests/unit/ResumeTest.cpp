@@ -195,7 +195,7 @@ TEST_P(ResumeExactly, StoppedAndResumedIsTheUninterruptedRun) {
   const std::vector<double> lossesA = stepLosses(logA);
   ASSERT_EQ(lossesA.size(), 24u);
   EXPECT_EQ(stepLosses(logB), lossesA);
-  // The learning rates and validation numbers too.
+  // The learning rates, gradient norms and validation numbers too.
   auto column = [](const std::vector<json> &log, const char *type,
                    const char *key) {
     std::vector<double> out;
@@ -205,6 +205,8 @@ TEST_P(ResumeExactly, StoppedAndResumedIsTheUninterruptedRun) {
     return out;
   };
   EXPECT_EQ(column(logB, "train", "lr"), column(logA, "train", "lr"));
+  EXPECT_EQ(column(logB, "train", "grad_norm"),
+            column(logA, "train", "grad_norm"));
   EXPECT_EQ(column(logB, "eval", "nats"), column(logA, "eval", "nats"));
   EXPECT_EQ(column(logB, "eval", "nats").size(), 3u);
 
