@@ -57,15 +57,14 @@ nlohmann::ordered_json jsonScores(const SampleScores &scores) {
 
 /// "128 characters" or "64 to 128 characters".
 std::string describeLengths(const std::vector<std::string> &texts) {
-  auto [shortest, longest] = std::minmax_element(
-      texts.begin(), texts.end(),
-      [](const std::string &a, const std::string &b) {
-        return a.size() < b.size();
-      });
+  auto [shortest, longest] =
+      std::minmax_element(texts.begin(), texts.end(),
+                          [](const std::string &a, const std::string &b) {
+                            return a.size() < b.size();
+                          });
   if (shortest->size() == longest->size())
     return fmt::format("{} characters", shortest->size());
-  return fmt::format("{} to {} characters", shortest->size(),
-                     longest->size());
+  return fmt::format("{} to {} characters", shortest->size(), longest->size());
 }
 
 Status runMetrics(const MetricsOptions &options) {
@@ -75,9 +74,9 @@ Status runMetrics(const MetricsOptions &options) {
                          "--words-from-split test --data CORPUS");
   if (options.data.empty() &&
       (!options.wordsFrom.empty() || !options.reference.empty()))
-    return Status::errorf("{} needs --data CORPUS",
-                          options.wordsFrom.empty() ? "--reference"
-                                                    : "--words-from-split");
+    return Status::errorf("{} needs --data CORPUS", options.wordsFrom.empty()
+                                                        ? "--reference"
+                                                        : "--words-from-split");
   StatusOr<std::vector<std::string>> samples =
       metrics::readSamples(options.samples);
   if (!samples)
@@ -197,8 +196,7 @@ Status runMetrics(const MetricsOptions &options) {
     row("coherence " + dictionaries[d].name(),
         formatScore(scores.coherence[d].mean),
         reference ? formatScore(ref.coherence[d].mean) : "");
-  row("diversity", formatScore(scores.diversity),
-      formatScore(ref.diversity));
+  row("diversity", formatScore(scores.diversity), formatScore(ref.diversity));
   if (scores.samplesWithoutLongWord > 0 || ref.samplesWithoutLongWord > 0)
     fmt::print("left out of coherence (no counted word of {}+ letters): {} "
                "of {} samples{}\n",
@@ -224,8 +222,7 @@ void registerMetricsCommand(CLI::App &app, Runner &runner) {
   CLI::App *command = app.add_subcommand(
       "metrics", "coherence and diversity of samples (one per line, text8 "
                  "symbols), with real validation text as the reference");
-  command->add_option("samples", options->samples, "samples file")
-      ->required();
+  command->add_option("samples", options->samples, "samples file")->required();
   command->add_option("--words", options->words,
                       "English word list, one word per line, lowercased; "
                       "lines not pure a-z are left out (e.g. "

@@ -30,12 +30,19 @@ Status runPlot(const PlotOptions &options) {
     return Status::errorf("{}: already exists; pass --force to overwrite it",
                           options.output);
   const std::vector<std::string> names = plot::runNames(options.runs);
-  plot::LineChart bySteps{"Validation bits/char by step", "step",
-                          "bits per character (valid split)", {}, {}, {}};
+  plot::LineChart bySteps{"Validation bits/char by step",
+                          "step",
+                          "bits per character (valid split)",
+                          {},
+                          {},
+                          {}};
   plot::LineChart byTokens{
       "Validation bits/char by tokens seen",
       "training tokens seen (step \u00d7 batch \u00d7 seq_len)",
-      "bits per character (valid split)", {}, {}, {}};
+      "bits per character (valid split)",
+      {},
+      {},
+      {}};
   for (size_t r = 0; r < options.runs.size(); ++r) {
     StatusOr<plot::RunCurve> curve = plot::readRunLog(options.runs[r]);
     if (!curve)
@@ -52,7 +59,8 @@ Status runPlot(const PlotOptions &options) {
                curve->evals.size() == 1 ? "" : "s", curve->evals.front().step,
                last.step, curve->batchSize, curve->seqLen, last.bitsPerChar);
     if (curve->nonFiniteEvals > 0)
-      fmt::print(stderr, "note: {}: {} evaluation{} with a non-finite bpc "
+      fmt::print(stderr,
+                 "note: {}: {} evaluation{} with a non-finite bpc "
                  "left out\n",
                  curve->logPath, curve->nonFiniteEvals,
                  curve->nonFiniteEvals == 1 ? "" : "s");
@@ -83,7 +91,8 @@ void registerPlotCommand(CLI::App &app, Runner &runner) {
   CLI::App *command = app.add_subcommand(
       "plot", "draw the validation curves of training runs as one SVG: bits "
               "per character against step and against tokens seen");
-  command->add_option("runs", options->runs, "run directories (aoarm train --out)")
+  command
+      ->add_option("runs", options->runs, "run directories (aoarm train --out)")
       ->required();
   command->add_option("-o,--output", options->output, "SVG file to write")
       ->required();

@@ -47,8 +47,8 @@ void Dictionary::add(std::string_view word) {
     ++longWords_;
 }
 
-Dictionary Dictionary::fromWordListText(std::string_view text,
-                                        std::string name, std::string source) {
+Dictionary Dictionary::fromWordListText(std::string_view text, std::string name,
+                                        std::string source) {
   Dictionary dictionary(std::move(name), std::move(source));
   std::string word;
   size_t at = 0;
@@ -136,9 +136,10 @@ SampleScores scoreSamples(const std::vector<std::string> &samples,
   for (const std::string &sample : samples) {
     std::vector<std::string_view> words = sampleWords(sample, edges);
     scores.words += static_cast<int64_t>(words.size());
-    const int64_t longWords = std::count_if(
-        words.begin(), words.end(),
-        [](std::string_view w) { return w.size() >= kCoherenceMinLetters; });
+    const int64_t longWords =
+        std::count_if(words.begin(), words.end(), [](std::string_view w) {
+          return w.size() >= kCoherenceMinLetters;
+        });
     scores.longWords += longWords;
     if (words.empty())
       ++scores.samplesWithoutWord;
@@ -186,9 +187,9 @@ StatusOr<std::vector<std::string>> parseSamples(std::string_view text,
                             line);
     for (size_t i = 0; i < sample.size(); ++i)
       if (!isText8Byte(static_cast<unsigned char>(sample[i])))
-        return Status::errorf("{}: line {}, column {}: {} is not a-z or space",
-                              name, line, i + 1,
-                              describeByte(static_cast<unsigned char>(sample[i])));
+        return Status::errorf(
+            "{}: line {}, column {}: {} is not a-z or space", name, line, i + 1,
+            describeByte(static_cast<unsigned char>(sample[i])));
     samples.emplace_back(sample);
   }
   return samples;

@@ -101,16 +101,18 @@ private:
 
 /// Coherence of one sample's counted words against `dictionary`; none when no
 /// word has kCoherenceMinLetters or more letters.
-std::optional<double> sampleCoherence(const std::vector<std::string_view> &words,
-                                      const Dictionary &dictionary);
+std::optional<double>
+sampleCoherence(const std::vector<std::string_view> &words,
+                const Dictionary &dictionary);
 /// Diversity of one sample's counted words; none when there are no words.
-std::optional<double> sampleDiversity(const std::vector<std::string_view> &words);
+std::optional<double>
+sampleDiversity(const std::vector<std::string_view> &words);
 
 /// The mean coherence of a set of samples against one dictionary.
 struct CoherenceScore {
-  std::string dictionary;   // its name
+  std::string dictionary;     // its name
   std::optional<double> mean; // none when no sample has a long word
-  int64_t samples = 0;      // samples in the mean
+  int64_t samples = 0;        // samples in the mean
 };
 
 /// The metrics of a set of samples.
@@ -122,7 +124,7 @@ struct SampleScores {
   int64_t samplesWithoutLongWord = 0;
   /// Samples with no counted word (not in the diversity mean either).
   int64_t samplesWithoutWord = 0;
-  std::optional<double> diversity; // none when no sample has a word
+  std::optional<double> diversity;       // none when no sample has a word
   std::vector<CoherenceScore> coherence; // one per dictionary, in order
 };
 

@@ -77,8 +77,7 @@ StatusOr<RunCurve> readRunLog(const std::string &runDir) {
       // its newline, or (after --resume ended it) the line before "resume".
       const bool last = i + 1 == lines.size() && !lastTerminated;
       const bool beforeResume =
-          i + 1 < lines.size() &&
-          typeOf(parse(lines[i + 1])) == "resume";
+          i + 1 < lines.size() && typeOf(parse(lines[i + 1])) == "resume";
       if (last || beforeResume) {
         ++curve.tornLines;
         continue;
@@ -87,8 +86,7 @@ StatusOr<RunCurve> readRunLog(const std::string &runDir) {
     }
     auto type = object.find("type");
     if (type == object.end() || !type->is_string())
-      return Status::errorf("{}: line {}: no \"type\" string", log,
-                            lineNumber);
+      return Status::errorf("{}: line {}: no \"type\" string", log, lineNumber);
     if (!sawConfig) {
       if (*type != "config")
         return Status::errorf("{}: line {}: expected the \"config\" line "
@@ -138,8 +136,7 @@ StatusOr<RunCurve> readRunLog(const std::string &runDir) {
     nonFinite.erase(s);
   }
   if (!sawConfig)
-    return Status::errorf("{}: empty, expected the \"config\" line first",
-                          log);
+    return Status::errorf("{}: empty, expected the \"config\" line first", log);
   for (const auto &[s, bpc] : byStep)
     curve.evals.push_back({s, bpc});
   curve.nonFiniteEvals = static_cast<int64_t>(nonFinite.size());

@@ -26,10 +26,9 @@ constexpr double kFigureTitleHeight = 32;
 constexpr double kMarkerRadius = 3;
 
 // Tableau 10: distinct for the usual colour-vision deficiencies.
-constexpr const char *kPalette[] = {"#4e79a7", "#f28e2b", "#e15759",
-                                    "#76b7b2", "#59a14f", "#edc948",
-                                    "#b07aa1", "#ff9da7", "#9c755f",
-                                    "#bab0ac"};
+constexpr const char *kPalette[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2",
+                                    "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+                                    "#9c755f", "#bab0ac"};
 constexpr size_t kPaletteSize = sizeof(kPalette) / sizeof(kPalette[0]);
 // Once the colours repeat, the dash pattern tells the series apart.
 constexpr const char *kDashes[] = {"", "6 3", "2 2", "8 3 2 3"};
@@ -96,8 +95,7 @@ Status checkChart(const LineChart &chart) {
   }
   for (const Series &series : chart.series) {
     if (series.points.empty())
-      return Status::errorf("{}: series '{}' has no points", name,
-                            series.name);
+      return Status::errorf("{}: series '{}' has no points", name, series.name);
     for (size_t i = 0; i < series.points.size(); ++i) {
       const Point &p = series.points[i];
       if (!std::isfinite(p.x) || !std::isfinite(p.y))
@@ -152,8 +150,8 @@ void renderPanel(std::string &out, const LineChart &chart, size_t index,
   };
   const std::string clipId = fmt::format("plot-area-{}", index);
 
-  out += fmt::format("<g transform=\"translate({},{})\">\n", num(left),
-                     num(top));
+  out +=
+      fmt::format("<g transform=\"translate({},{})\">\n", num(left), num(top));
   // The clip leaves room for a marker on the frame to show whole.
   out += fmt::format("<clipPath id=\"{}\"><rect x=\"{}\" y=\"{}\" "
                      "width=\"{}\" height=\"{}\"/></clipPath>\n",
@@ -162,8 +160,7 @@ void renderPanel(std::string &out, const LineChart &chart, size_t index,
                      num(kPlotHeight + 2 * kMarkerRadius));
   out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" "
                      "font-size=\"14\" font-weight=\"bold\">{}</text>\n",
-                     num((x0 + x1) / 2), num(y0 - 14),
-                     xmlEscape(chart.title));
+                     num((x0 + x1) / 2), num(y0 - 14), xmlEscape(chart.title));
 
   // Grid lines and tick labels.
   out += "<g stroke=\"#e0e0e0\" stroke-width=\"1\">\n";
@@ -197,8 +194,7 @@ void renderPanel(std::string &out, const LineChart &chart, size_t index,
                      num(x0), num(y0), num(kPlotWidth), num(kPlotHeight));
   out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" "
                      "font-size=\"13\">{}</text>\n",
-                     num((x0 + x1) / 2), num(y1 + 42),
-                     xmlEscape(chart.xLabel));
+                     num((x0 + x1) / 2), num(y1 + 42), xmlEscape(chart.xLabel));
   const double yLabelX = 18, yLabelY = (y0 + y1) / 2;
   out += fmt::format("<text x=\"{0}\" y=\"{1}\" text-anchor=\"middle\" "
                      "font-size=\"13\" transform=\"rotate(-90 {0} {1})\">{2}"
@@ -227,20 +223,20 @@ void renderPanel(std::string &out, const LineChart &chart, size_t index,
                        points, xmlEscape(series.name));
     if (series.points.size() <= kMaxMarkers)
       for (const Point &p : series.points)
-        out += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{}\" "
-                           "stroke=\"none\"/>\n",
-                           num(px(p.x)), num(py(p.y)), num(kMarkerRadius),
-                           colour);
+        out +=
+            fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{}\" "
+                        "stroke=\"none\"/>\n",
+                        num(px(p.x)), num(py(p.y)), num(kMarkerRadius), colour);
   }
   out += "</g>\n";
 
   // The legend, right of the plot area.
   const double lx = x1 + kLegendGap, ly = y0;
-  out += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" "
-                     "fill=\"#ffffff\" stroke=\"#cccccc\"/>\n",
-                     num(lx), num(ly), num(legendWidth(chart)),
-                     num(kLegendRow * static_cast<double>(chart.series.size()) +
-                         12));
+  out += fmt::format(
+      "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" "
+      "fill=\"#ffffff\" stroke=\"#cccccc\"/>\n",
+      num(lx), num(ly), num(legendWidth(chart)),
+      num(kLegendRow * static_cast<double>(chart.series.size()) + 12));
   out += "<g font-size=\"12\">\n";
   for (size_t s = 0; s < chart.series.size(); ++s) {
     const char *colour = kPalette[s % kPaletteSize];
@@ -318,11 +314,21 @@ std::string xmlEscape(std::string_view text) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     if (c < 0x80) {
       switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       default:
         if (c < 0x20 && c != '\t' && c != '\n')
           out += kReplacement;

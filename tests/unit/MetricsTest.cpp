@@ -187,8 +187,7 @@ TEST(MetricsTest, SplitVocabularyDropsTheWordsTheBoundaryCuts) {
 TEST(MetricsTest, ReferenceChunksFollowTheSampleLengthsUntilTheSplitEnds) {
   auto corpus = Corpus::fromText("abc defghij", "c");
   ASSERT_TRUE(corpus);
-  std::vector<std::string> chunks =
-      referenceChunks(corpus->all(), {3, 4, 5});
+  std::vector<std::string> chunks = referenceChunks(corpus->all(), {3, 4, 5});
   EXPECT_EQ(chunks, (std::vector<std::string>{"abc", " def"}));
   EXPECT_EQ(referenceChunks(corpus->all(), {11}),
             std::vector<std::string>{"abc defghij"});

@@ -18,8 +18,9 @@ const char *kConfig =
     R"({"type":"config","model":"drope","settings":{"steps":20,"batch":8,"seq_len":32}})";
 
 std::string evalLine(int step, const std::string &bpc) {
-  return fmt::format(R"({{"type":"eval","step":{},"split":"valid","bpc":{},"nats":1.0}})",
-                     step, bpc);
+  return fmt::format(
+      R"({{"type":"eval","step":{},"split":"valid","bpc":{},"nats":1.0}})",
+      step, bpc);
 }
 
 /// A run directory `name` in `dir` whose log.jsonl holds `text`.
@@ -34,14 +35,17 @@ std::string writeRun(const TempDir &dir, const std::string &name,
 TEST(RunLogTest, ReadsValidationPointsAndTokensSeen) {
   TempDir dir;
   ASSERT_TRUE(dir.ok());
-  std::string run = writeRun(
-      dir, "d1",
-      std::string(kConfig) + "\n" +
-          R"({"type":"train","step":1,"loss":2.0,"bpc":2.9})" "\n" +
-          evalLine(10, "2.5") + "\n" +
-          R"({"type":"checkpoint","step":10,"path":"x"})" "\n" +
-          R"({"type":"eval","step":15,"split":"test","bpc":9.0})" "\n" +
-          evalLine(20, "2.25") + "\n");
+  std::string run =
+      writeRun(dir, "d1",
+               std::string(kConfig) + "\n" +
+                   R"({"type":"train","step":1,"loss":2.0,"bpc":2.9})"
+                   "\n" +
+                   evalLine(10, "2.5") + "\n" +
+                   R"({"type":"checkpoint","step":10,"path":"x"})"
+                   "\n" +
+                   R"({"type":"eval","step":15,"split":"test","bpc":9.0})"
+                   "\n" +
+                   evalLine(20, "2.25") + "\n");
   auto curve = readRunLog(run);
   ASSERT_TRUE(curve) << curve.status().message();
   EXPECT_EQ(curve->batchSize, 8);
@@ -61,11 +65,13 @@ TEST(RunLogTest, AResumedRunsRepeatedEvalReplacesTheEarlierOne) {
   // Killed while writing the line after step 20's eval, then resumed from
   // checkpoint 10: the torn line ends before the resume line.
   std::string run = writeRun(
-      dir, "r", std::string(kConfig) + "\n" + evalLine(10, "2.5") + "\n" +
-                    evalLine(20, "2.4") + "\n" + R"({"type":"train","ste)" +
-                    "\n" + R"({"type":"resume","step":10})" "\n" +
-                    evalLine(20, "2.3") + "\n" + evalLine(30, "null") + "\n" +
-                    evalLine(40, "2.1") + "\n" + R"({"type":"tra)");
+      dir, "r",
+      std::string(kConfig) + "\n" + evalLine(10, "2.5") + "\n" +
+          evalLine(20, "2.4") + "\n" + R"({"type":"train","ste)" + "\n" +
+          R"({"type":"resume","step":10})"
+          "\n" +
+          evalLine(20, "2.3") + "\n" + evalLine(30, "null") + "\n" +
+          evalLine(40, "2.1") + "\n" + R"({"type":"tra)");
   auto curve = readRunLog(run);
   ASSERT_TRUE(curve) << curve.status().message();
   ASSERT_EQ(curve->evals.size(), 3u);
@@ -94,9 +100,10 @@ TEST(RunLogTest, RefusesWhatItCannotPlot) {
                                  "\n{not json\n" + evalLine(20, "2.4") + "\n");
   EXPECT_EQ(message(bad), bad + "/log.jsonl: line 3: not a JSON object");
 
-  std::string noEval = writeRun(
-      dir, "noeval", std::string(kConfig) + "\n" +
-                         R"({"type":"train","step":1,"loss":2.0})" "\n");
+  std::string noEval = writeRun(dir, "noeval",
+                                std::string(kConfig) + "\n" +
+                                    R"({"type":"train","step":1,"loss":2.0})"
+                                    "\n");
   EXPECT_EQ(message(noEval),
             noEval + "/log.jsonl: no validation to plot: no eval line of the "
                      "valid split (the run evaluates every --eval-every "
@@ -113,16 +120,19 @@ TEST(RunLogTest, RefusesWhatItCannotPlot) {
                                           "\"eval\" line");
   std::string noBatch =
       writeRun(dir, "nobatch",
-               R"({"type":"config","settings":{"seq_len":32}})" "\n");
+               R"({"type":"config","settings":{"seq_len":32}})"
+               "\n");
   EXPECT_EQ(message(noBatch), noBatch + "/log.jsonl: line 1: config line "
                                         "needs settings.batch, a positive "
                                         "integer");
   std::string empty = writeRun(dir, "empty", "");
   EXPECT_EQ(message(empty),
             empty + "/log.jsonl: empty, expected the \"config\" line first");
-  std::string badStep = writeRun(
-      dir, "badstep", std::string(kConfig) + "\n" +
-                          R"({"type":"eval","split":"valid","bpc":2.0})" "\n");
+  std::string badStep =
+      writeRun(dir, "badstep",
+               std::string(kConfig) + "\n" +
+                   R"({"type":"eval","split":"valid","bpc":2.0})"
+                   "\n");
   EXPECT_EQ(message(badStep), badStep + "/log.jsonl: line 2: eval line needs "
                                         "\"step\", a non-negative integer");
 }

@@ -48,7 +48,8 @@ std::string xmlProblem(const std::string &xml) {
   };
   while (i < xml.size()) {
     size_t lt = xml.find('<', i);
-    std::string text = xml.substr(i, lt == std::string::npos ? xml.npos : lt - i);
+    std::string text =
+        xml.substr(i, lt == std::string::npos ? xml.npos : lt - i);
     if (std::string p = checkText(text); !p.empty())
       return p;
     if (open.empty() && text.find_first_not_of(" \n\t\r") != std::string::npos)
@@ -169,8 +170,7 @@ TEST(SvgTest, ChartIsWellFormedSvgWithOnePolylinePerSeries) {
   EXPECT_EQ(count(*svg, "<circle"), 6u + 3u);
   // Text is escaped, in the title, the legend and the tooltips.
   EXPECT_NE(svg->find("Loss &amp; &lt;friends&gt;"), std::string::npos);
-  EXPECT_NE(svg->find(">a&lt;b &amp; &quot;c&quot;</text>"),
-            std::string::npos);
+  EXPECT_NE(svg->find(">a&lt;b &amp; &quot;c&quot;</text>"), std::string::npos);
   EXPECT_NE(svg->find(">bits per character</text>"), std::string::npos);
   EXPECT_NE(svg->find(">step</text>"), std::string::npos);
 }
@@ -226,10 +226,15 @@ TEST(SvgTest, XmlEscape) {
   EXPECT_EQ(xmlEscape("a&b<c>d\"e'f"), "a&amp;b&lt;c&gt;d&quot;e&apos;f");
   EXPECT_EQ(xmlEscape("caf\xc3\xa9"), "caf\xc3\xa9");
   EXPECT_EQ(xmlEscape("\xff"), "\xef\xbf\xbd");
-  EXPECT_EQ(xmlEscape("\xc3"), "\xef\xbf\xbd");     // cut sequence
+  EXPECT_EQ(xmlEscape("\xc3"), "\xef\xbf\xbd");                 // cut sequence
   EXPECT_EQ(xmlEscape("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd"); // overlong
-  EXPECT_EQ(xmlEscape("\xed\xa0\x80").substr(0, 3), "\xef\xbf\xbd"); // surrogate
-  EXPECT_EQ(xmlEscape(std::string("a\x01" "b", 3)), "a\xef\xbf\xbd" "b");
+  EXPECT_EQ(xmlEscape("\xed\xa0\x80").substr(0, 3),
+            "\xef\xbf\xbd"); // surrogate
+  EXPECT_EQ(xmlEscape(std::string("a\x01"
+                                  "b",
+                                  3)),
+            "a\xef\xbf\xbd"
+            "b");
   EXPECT_EQ(xmlEscape("tab\tnew\nline"), "tab\tnew\nline");
 }
 
@@ -277,7 +282,8 @@ TEST(SvgTest, ManySeriesCycleColoursWithDashes) {
 TEST(SvgTest, RefusesChartsItCannotDraw) {
   LineChart empty;
   empty.title = "t";
-  EXPECT_EQ(renderSvg(empty).status().message(), "chart 't': no series to draw");
+  EXPECT_EQ(renderSvg(empty).status().message(),
+            "chart 't': no series to draw");
   LineChart noPoints = empty;
   noPoints.series = {{"run", {}}};
   EXPECT_EQ(renderSvg(noPoints).status().message(),
