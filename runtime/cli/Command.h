@@ -37,4 +37,11 @@ void registerMetricsCommand(CLI::App &app, Runner &runner);
 /// `aoarm plot RUNDIR... -o curves.svg`: validation curves as SVG.
 void registerPlotCommand(CLI::App &app, Runner &runner);
 
+/// `aoarm sample BUNDLE --weights CKPT -o FILE`: draw sequences.
+void registerSampleCommand(CLI::App &app, Runner &runner);
+
+/// `aoarm frontier BUNDLE --weights CKPT -o DIR`: the coherence-diversity
+/// frontier over temperatures (and MDLM step counts).
+void registerFrontierCommand(CLI::App &app, Runner &runner);
+
 } // namespace aoarm::cli

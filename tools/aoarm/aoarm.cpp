@@ -9,6 +9,8 @@ int main(int argc, char **argv) {
   aoarm::cli::registerInspectCommand(app, runner);
   aoarm::cli::registerTrainCommand(app, runner);
   aoarm::cli::registerEvalCommand(app, runner);
+  aoarm::cli::registerSampleCommand(app, runner);
+  aoarm::cli::registerFrontierCommand(app, runner);
   aoarm::cli::registerMetricsCommand(app, runner);
   aoarm::cli::registerPlotCommand(app, runner);
   CLI11_PARSE(app, argc, argv);

@@ -1,0 +1,29 @@
+// The sampling flags `aoarm sample` and `aoarm frontier` share.
+#pragma once
+
+#include "runtime/sample/Sampler.h"
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace aoarm::cli {
+
+/// --num, --batch, --order, --seed (the order as given: see
+/// applyOrderFlag).
+void addSampleFlags(CLI::App *command, SampleOptions &sample,
+                    std::string &order);
+
+/// Sets options.order (and givenOrders) from --order: "random",
+/// "left-to-right" or a file of permutations, one per line.
+Status applyOrderFlag(const std::string &flag, SampleOptions &options);
+
+/// Reads a file of orders: each non-empty line a whitespace-separated list of
+/// positions. Errors name the file, line and column.
+StatusOr<std::vector<std::vector<int32_t>>>
+readOrdersFile(const std::string &path);
+
+/// "KV cache", "full recompute" or "masked-diffusion ancestral sampling".
+const char *describeMethod(SampleMethod method, const SampleOptions &options);
+
+} // namespace aoarm::cli
