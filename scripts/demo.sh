@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # README command 1: set up and build, then the main job on the embedded
 # default corpus: compile each reference model and show its size at L=128
-# and L=1024, then compile drope at a tiny size and train it for about a
-# minute on the CPU, printing validation bits per character. (Sampling and
-# plots join with the sampling issue; the GPU with the GPU issue.)
+# and L=1024; compile drope at a tiny size, train it for about a minute on
+# the CPU (validation bits per character), score its last checkpoint, sample
+# from it (two samples with their coherence and diversity), and draw its
+# validation curve and a small coherence-diversity frontier as SVG. (The GPU
+# joins with the GPU issue.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -35,5 +37,24 @@ tiny=(--set n_layers=2 --set d_model=64 --set n_heads=4 --set d_ff=256 --set seq
 run="$out/drope-tiny-$(date +%Y%m%d-%H%M%S)"
 "$bin/aoarm" train "$out/drope-tiny.aoarm" --data data/fortunes.txt \
   --out "$run" --steps 600 --batch 16 --lr 1e-2 --warmup 50 --eval-every 200
-"$bin/aoarm" eval "$out/drope-tiny.aoarm" --weights "$run/ckpt-600.safetensors" \
+ckpt="$run/ckpt-600.safetensors"
+"$bin/aoarm" eval "$out/drope-tiny.aoarm" --weights "$ckpt" \
   --data data/fortunes.txt --split val
+
+echo
+echo "== sampling (random orders, KV cache) and the paper's metrics"
+"$bin/aoarm" sample "$out/drope-tiny.aoarm" --weights "$ckpt" --num 64 \
+  --temperature 0.8 -o "$run/samples.txt"
+echo "two samples:"
+head -n 2 "$run/samples.txt" | sed 's/^/  |/; s/$/|/'
+"$bin/aoarm" metrics "$run/samples.txt" --words /usr/share/dict/words \
+  --words-from-split test --data data/fortunes.txt --reference val
+
+echo
+echo "== plots"
+"$bin/aoarm" plot "$run" -o "$run/curves.svg"
+"$bin/aoarm" frontier "$out/drope-tiny.aoarm" --weights "$ckpt" \
+  --temperatures 0.6:1.2:0.2 --num 32 --words /usr/share/dict/words \
+  --data data/fortunes.txt -o "$run/frontier"
+echo "validation curve: $run/curves.svg"
+echo "coherence-diversity frontier: $run/frontier/frontier.svg"
