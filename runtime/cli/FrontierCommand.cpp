@@ -195,37 +195,29 @@ Status runFrontier(FrontierOptions options) {
     otherCurves.insert(otherCurves.end(), curves->begin(), curves->end());
   }
 
-  StatusOr<SamplingModel> model = loadForSampling(options.bundlePath);
+  CheckpointInfo checkpoint;
+  StatusOr<SamplingModel> model =
+      loadSamplingCheckpoint(options.bundlePath, options.weights, checkpoint);
   if (!model)
     return model.status();
-  StatusOr<CheckpointInfo> checkpoint =
-      loadCheckpoint(options.weights, model->manifest.model, model->executor);
-  if (!checkpoint)
-    return checkpoint.status();
   const SampleMethod method = sampleMethod(model->executor.model());
   if (method == SampleMethod::Slots && !options.steps.empty())
     return Status::errorf("--steps: {} is a causal model that fills one slot "
                           "per step; --steps is for masked diffusion",
                           model->manifest.model);
 
-  std::vector<metrics::Dictionary> dictionaries;
-  if (!options.words.empty()) {
-    StatusOr<metrics::Dictionary> english =
-        metrics::Dictionary::fromWordListFile(options.words, "english");
-    if (!english)
-      return english.status();
-    dictionaries.push_back(std::move(*english));
-  }
   std::optional<Corpus> corpus;
   if (!options.data.empty()) {
-    StatusOr<Corpus> loaded = Corpus::load(options.data);
-    if (!loaded)
-      return loaded.status();
-    corpus = std::move(*loaded);
+    StatusOr<Corpus> read = Corpus::load(options.data);
+    if (!read)
+      return read.status();
+    corpus = std::move(*read);
   }
-  if (!options.wordsFrom.empty())
-    dictionaries.push_back(
-        metrics::Dictionary::fromSplit(*corpus, Split::Test, "test_split"));
+  StatusOr<std::vector<metrics::Dictionary>> loaded = metrics::loadDictionaries(
+      options.words, options.wordsFrom.empty() ? nullptr : &*corpus);
+  if (!loaded)
+    return loaded.status();
+  const std::vector<metrics::Dictionary> dictionaries = std::move(*loaded);
   std::vector<const metrics::Dictionary *> lookups;
   ordered_json dictionaryNames = ordered_json::array();
   for (const metrics::Dictionary &d : dictionaries) {
@@ -301,7 +293,7 @@ Status runFrontier(FrontierOptions options) {
       {"model", model->manifest.model},
       {"bundle", options.bundlePath},
       {"weights", options.weights},
-      {"step", checkpoint->state.step},
+      {"step", checkpoint.state.step},
       {"method", describeMethod(method, options.sample)},
       {"num", options.sample.num},
       {"seed", options.sample.seed},

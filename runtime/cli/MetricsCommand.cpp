@@ -82,24 +82,18 @@ Status runMetrics(const MetricsOptions &options) {
   if (!samples)
     return samples.status();
 
-  std::vector<Dictionary> dictionaries;
-  if (!options.words.empty()) {
-    StatusOr<Dictionary> english =
-        Dictionary::fromWordListFile(options.words, "english");
-    if (!english)
-      return english.status();
-    dictionaries.push_back(std::move(*english));
-  }
   std::optional<Corpus> corpus;
   if (!options.data.empty()) {
-    StatusOr<Corpus> loaded = Corpus::load(options.data);
-    if (!loaded)
-      return loaded.status();
-    corpus = std::move(*loaded);
+    StatusOr<Corpus> read = Corpus::load(options.data);
+    if (!read)
+      return read.status();
+    corpus = std::move(*read);
   }
-  if (!options.wordsFrom.empty())
-    dictionaries.push_back(
-        Dictionary::fromSplit(*corpus, Split::Test, "test_split"));
+  StatusOr<std::vector<Dictionary>> loaded = metrics::loadDictionaries(
+      options.words, options.wordsFrom.empty() ? nullptr : &*corpus);
+  if (!loaded)
+    return loaded.status();
+  const std::vector<Dictionary> dictionaries = std::move(*loaded);
   std::vector<const Dictionary *> lookups;
   for (const Dictionary &d : dictionaries)
     lookups.push_back(&d);

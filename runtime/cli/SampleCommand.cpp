@@ -74,6 +74,20 @@ Status applyOrderFlag(const std::string &flag, SampleOptions &options) {
   return Status::ok();
 }
 
+StatusOr<SamplingModel> loadSamplingCheckpoint(const std::string &bundlePath,
+                                                const std::string &weights,
+                                                CheckpointInfo &checkpoint) {
+  StatusOr<SamplingModel> model = loadForSampling(bundlePath);
+  if (!model)
+    return model.status();
+  StatusOr<CheckpointInfo> info =
+      loadCheckpoint(weights, model->manifest.model, model->executor);
+  if (!info)
+    return info.status();
+  checkpoint = std::move(*info);
+  return model;
+}
+
 const char *describeMethod(SampleMethod method, const SampleOptions &options) {
   if (method == SampleMethod::Denoise)
     return "masked-diffusion ancestral sampling";
@@ -96,13 +110,11 @@ struct SampleCommandOptions {
 Status runSample(SampleCommandOptions options) {
   AOARM_RETURN_IF_ERROR(applyOrderFlag(options.order, options.sample));
   options.sample.cache = !options.noCache;
-  StatusOr<SamplingModel> model = loadForSampling(options.bundlePath);
+  CheckpointInfo checkpoint;
+  StatusOr<SamplingModel> model =
+      loadSamplingCheckpoint(options.bundlePath, options.weights, checkpoint);
   if (!model)
     return model.status();
-  StatusOr<CheckpointInfo> checkpoint =
-      loadCheckpoint(options.weights, model->manifest.model, model->executor);
-  if (!checkpoint)
-    return checkpoint.status();
   // Check the output before spending the time to sample.
   std::error_code ignored;
   if (!options.force && std::filesystem::exists(options.output, ignored))
@@ -126,7 +138,7 @@ Status runSample(SampleCommandOptions options) {
   fmt::print("sampled {} sequences of {} symbols from {} ({}, step {}) at "
              "temperature {}: {}, {} decode_step {}\n",
              result->samples.size(), L, model->manifest.model, options.weights,
-             checkpoint->state.step, options.sample.temperature,
+             checkpoint.state.step, options.sample.temperature,
              describeMethod(result->method, options.sample),
              result->modelCalls,
              result->method == SampleMethod::Slots && options.sample.cache

@@ -1,6 +1,7 @@
-// The sampling flags `aoarm sample` and `aoarm frontier` share.
+// What `aoarm sample` and `aoarm frontier` share: flags and loading.
 #pragma once
 
+#include "runtime/checkpoint/Checkpoint.h"
 #include "runtime/sample/Sampler.h"
 
 #include <CLI/CLI.hpp>
@@ -22,6 +23,13 @@ Status applyOrderFlag(const std::string &flag, SampleOptions &options);
 /// positions. Errors name the file, line and column.
 StatusOr<std::vector<std::vector<int32_t>>>
 readOrdersFile(const std::string &path);
+
+/// The bundle at `bundlePath` ready to sample, with the weights of the
+/// checkpoint at `weights` (refused when it belongs to another model);
+/// `checkpoint` receives what the checkpoint says of itself.
+StatusOr<SamplingModel> loadSamplingCheckpoint(const std::string &bundlePath,
+                                                const std::string &weights,
+                                                CheckpointInfo &checkpoint);
 
 /// "KV cache", "full recompute" or "masked-diffusion ancestral sampling".
 const char *describeMethod(SampleMethod method, const SampleOptions &options);

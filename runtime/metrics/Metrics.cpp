@@ -219,4 +219,20 @@ std::vector<std::string> referenceChunks(const TokenSpan &span,
   return chunks;
 }
 
+StatusOr<std::vector<Dictionary>> loadDictionaries(const std::string &wordsPath,
+                                                   const Corpus *testSplitOf) {
+  std::vector<Dictionary> dictionaries;
+  if (!wordsPath.empty()) {
+    StatusOr<Dictionary> english =
+        Dictionary::fromWordListFile(wordsPath, "english");
+    if (!english)
+      return english.status();
+    dictionaries.push_back(std::move(*english));
+  }
+  if (testSplitOf)
+    dictionaries.push_back(
+        Dictionary::fromSplit(*testSplitOf, Split::Test, "test_split"));
+  return dictionaries;
+}
+
 } // namespace aoarm::metrics

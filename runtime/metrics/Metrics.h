@@ -99,6 +99,12 @@ private:
   int64_t droppedLines_ = 0;
 };
 
+/// The dictionaries a command scores against, in this order: the English
+/// word list at `wordsPath` (named "english") when it is not empty, then the
+/// vocabulary of `testSplitOf`'s test split (named "test_split") when given.
+StatusOr<std::vector<Dictionary>> loadDictionaries(const std::string &wordsPath,
+                                                   const Corpus *testSplitOf);
+
 /// Coherence of one sample's counted words against `dictionary`; none when no
 /// word has kCoherenceMinLetters or more letters.
 std::optional<double>
