@@ -18,7 +18,7 @@
 #
 # Writes its log to $OUT/gpu-check.log too when $OUT is set.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 pack() {
   local build=${1:-build} out=build-gpu-check
@@ -65,7 +65,7 @@ pack() {
 check() {
   local dir=${1:-}
   if [ -z "$dir" ]; then
-    if [ -d build-gpu-check ]; then dir=build-gpu-check; else dir=build; fi
+    if [ -d build-gpu-check ]; then dir="build-gpu-check"; else dir="build"; fi
   fi
   local failures=()
 
