@@ -941,6 +941,7 @@ AOARM_SAME_AS_FIRST_OPERAND(SwiGLUOp, getGate)
 AOARM_SAME_AS_FIRST_OPERAND(AddOp, getLhs)
 AOARM_SAME_AS_FIRST_OPERAND(RopeOp, getInput)
 AOARM_SAME_AS_FIRST_OPERAND(AttentionOp, getQuery)
+AOARM_SAME_AS_FIRST_OPERAND(RopeAttentionOp, getQuery)
 
 /// A per-feature vector (a norm's gain or bias) against the features of x.
 static LogicalResult expectFeatureVector(Operation *op, Value vector, Value x,
@@ -1013,6 +1014,28 @@ LogicalResult AttentionOp::verify() {
                        "query slots under a causal mask (the key's slots)")))
     return failure();
   return expectHeads(*this, q.getDimSize(2), /*needEven=*/false);
+}
+
+LogicalResult RopeAttentionOp::verify() {
+  // What the unfused pair checks: attention's shapes, rope's positions.
+  auto q = ranked(getQuery()), k = ranked(getKey());
+  if (!q || !k || !ranked(getValue()))
+    return emitOpError() << "needs ranked query, key and value";
+  if (q.getRank() != 3 || k.getRank() != 3 || q.getShape() != k.getShape() ||
+      ranked(getValue()).getShape() != k.getShape())
+    return emitOpError() << "needs query, key and value of one shape "
+                            "[batch, slots, features], got "
+                         << getQuery().getType() << ", " << getKey().getType()
+                         << ", " << getValue().getType();
+  for (auto [positions, name] :
+       {std::pair{getQueryPositions(), "query positions"},
+        {getKeyPositions(), "key positions"}}) {
+    auto p = ranked(positions);
+    if (!p || p.getRank() != 2 || p.getDimSize(1) != q.getDimSize(1))
+      return emitOpError() << name << " must be [batch, " << q.getDimSize(1)
+                           << "], got " << positions.getType();
+  }
+  return expectHeads(*this, q.getDimSize(2), /*needEven=*/true);
 }
 
 //===----------------------------------------------------------------------===//

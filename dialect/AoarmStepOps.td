@@ -69,6 +69,36 @@ def Aoarm_VJPOp : Aoarm_Op<"vjp", [Pure, HasParent<"StepOp">]> {
   let hasVerifier = 1;
 }
 
+def Aoarm_RopeAttentionOp : Aoarm_Op<"rope_attention", [
+    Pure, HasParent<"StepOp">, InferTypeOpAdaptor]> {
+  let summary = "attention with RoPE folded into its query and key loads";
+  let description = [{
+    `aoarm.attention (aoarm.rope %q at %qpos), (aoarm.rope %k at %kpos), %v`
+    as one kernel: it reads the unrotated query and key and the positions
+    (from the order: lead for queries, lag for keys under D-RoPE), and
+    rotates each row as it loads it, so no rotated copy of Q or K is ever
+    written. Built by `aoarm-fuse`; its backward is
+    `aoarm.vjp "rope_attention"(%dout, %q, %k, %v, %qpos, %kpos) {mask}`,
+    whose dq and dk are the gradients of the unrotated q and k.
+
+    ```mlir
+    %o = aoarm.rope_attention %q, %k, %v at %lead, %lag mask causal
+        : tensor<?x64x256xf32>, tensor<?x64x256xf32>, tensor<?x64x256xf32>,
+          tensor<?x64xi32>, tensor<?x64xi32>
+    ```
+  }];
+  let arguments = (ins Aoarm_Act:$query, Aoarm_Act:$key, Aoarm_Act:$value,
+                       Aoarm_Positions:$query_positions,
+                       Aoarm_Positions:$key_positions, Aoarm_MaskKind:$mask);
+  let results = (outs Aoarm_Act:$out);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `at` $query_positions `,` $key_positions
+    `mask` $mask attr-dict `:` type($query) `,` type($key) `,` type($value)
+    `,` type($query_positions) `,` type($key_positions)
+  }];
+  let hasVerifier = 1;
+}
+
 def Aoarm_ClipScaleOp : Aoarm_Op<"clip_scale", [Pure, HasParent<"StepOp">]> {
   let summary = "global-norm clipping scale over all parameter gradients";
   let description = [{

@@ -28,6 +28,9 @@ void buildFrontEndPipeline(mlir::OpPassManager &pm,
 /// gradients and AdamW, on a model the front end has specialized.
 void buildSynthesisPipeline(mlir::OpPassManager &pm);
 
+/// The GPU path's rewrites of the synthesized steps: aoarm-fuse so far.
+void buildFusionPipeline(mlir::OpPassManager &pm);
+
 /// Registers every pass and the named pipelines with the pass registry.
 void registerAoarmPipelines();
 

@@ -72,4 +72,36 @@ def SynthesizePass : Pass<"aoarm-synthesize", "mlir::ModuleOp"> {
   let dependentDialects = ["aoarm::AoarmDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// GPU path
+//===----------------------------------------------------------------------===//
+
+def FusePass : Pass<"aoarm-fuse", "mlir::ModuleOp"> {
+  let summary = "Fold RoPE at order-derived positions into the attention kernel";
+  let description = [{
+    In every synthesized step, an `aoarm.attention` whose query and key are
+    both `aoarm.rope` results becomes one `aoarm.rope_attention` that reads
+    the unrotated q and k with their positions and rotates them as it loads
+    them, and its backward `aoarm.vjp "attention"` becomes
+    `aoarm.vjp "rope_attention"`, which returns the gradients of the
+    unrotated q and k. The `aoarm.vjp "rope"` ops that turned rotated
+    gradients back are then identities and go, and so do the ropes: no
+    rotated copy of Q or K, nor of its gradient, is left.
+
+    A rope is folded only when every use of its result is the query or key
+    of an attention (or of that attention's backward) that can be folded
+    too, i.e. whose other operand is also such a rope; the rope's gradient
+    then reaches it only through those attentions, summed by `aoarm.add`,
+    which stays valid for unrotated gradients because the rotation is
+    linear. Two-stream attention, whose rotated content keys feed both
+    streams' attentions, folds into both. Anything else (a rotated value
+    used by another op, a query without rope) is left unfused and still
+    compiles.
+
+    The CPU reference executor runs the unfused steps; this pass prepares
+    the GPU kernels (`aoarmc --emit=fused`).
+  }];
+  let dependentDialects = ["aoarm::AoarmDialect"];
+}
+
 #endif // AOARM_PASSES_TD

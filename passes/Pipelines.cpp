@@ -22,6 +22,10 @@ void buildSynthesisPipeline(mlir::OpPassManager &pm) {
   pm.addPass(createSynthesizePass());
 }
 
+void buildFusionPipeline(mlir::OpPassManager &pm) {
+  pm.addPass(createFusePass());
+}
+
 namespace {
 struct FrontEndOptions : public mlir::PassPipelineOptions<FrontEndOptions> {
   ListOption<std::string> overrides{*this, "set",

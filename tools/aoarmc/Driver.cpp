@@ -29,7 +29,10 @@ const std::vector<std::pair<std::string, std::string>> &emitStages() {
                "static shapes"},
       {"summary", "the config and the parameter table with the total count"},
       {"synthesized", "the model with its steps: eval_step, and train_step "
-                      "with gradients and AdamW"},
+                      "with gradients and AdamW, and decode_step"},
+      {"fused", "the steps after aoarm-fuse: RoPE folded into attention (what "
+                "the GPU kernels will implement; bundles keep the unfused "
+                "steps the CPU reference runs)"},
       {"bundle", "the bundle the runtime runs (binary; needs -o FILE)"},
   };
   return stages;
@@ -68,6 +71,8 @@ int compile(const CompileOptions &options) {
     buildFrontEndPipeline(pm, options.overrides);
     if (options.emit != "mlir" && options.emit != "summary")
       buildSynthesisPipeline(pm);
+    if (options.emit == "fused")
+      buildFusionPipeline(pm);
     if (failed(pm.run(*module)))
       return 1;
   } else if (!options.overrides.empty()) {
