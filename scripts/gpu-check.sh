@@ -58,6 +58,20 @@ pack() {
       done < <("$t" --gtest_list_tests | grep -v '^Running main')
     done
   } >"$out/CTestTestfile.cmake"
+  # A tiny checkpoint (weights and optimizer state) for the PyTorch load
+  # check, which needs the device machine's PyTorch.
+  if [ -x "$build/bin/aoarmc" ]; then
+    local tmp
+    tmp=$(mktemp -d)
+    python3 -c "print(' '.join(['the quick brown fox jumps over the lazy dog'] * 400))" \
+      >"$tmp/text.txt"
+    "$build/bin/aoarm" data prepare --from "$tmp/text.txt" -o "$tmp/corpus" >/dev/null
+    "$build/bin/aoarmc" models/drope.mlir --set n_layers=1 --set d_model=32 \
+      --set n_heads=2 --set d_ff=64 --set seq_len=32 -o "$tmp/m.aoarm"
+    "$build/bin/aoarm" train "$tmp/m.aoarm" --data "$tmp/corpus" --out "$out/ckpt" \
+      --steps 2 --batch 4 --eval-every 0 --ckpt-dtype bf16 >/dev/null 2>&1
+    rm -rf "$tmp"
+  fi
   echo "gpu-check: packed $(du -sh "$out" | cut -f1) into $out:" \
     "bin/aoarm ${tests[*]##*/}"
 }
@@ -130,6 +144,18 @@ check() {
     failures+=("$skipped gpu tests skipped on a machine with $gpus GPU(s)")
   fi
   rm -f "$ctest_log"
+
+  echo "== Checkpoints in PyTorch (scripts/check-torch-load.py)"
+  local ckpts=()
+  mapfile -t ckpts < <(find "$dir/ckpt" -name '*.safetensors' 2>/dev/null | sort)
+  if [ ${#ckpts[@]} -eq 0 ]; then
+    echo "(no checkpoint packed)"
+  elif python3 -c "import torch, safetensors" 2>/dev/null; then
+    python3 "$(dirname "$0")/check-torch-load.py" "${ckpts[@]}" ||
+      failures+=("a checkpoint did not load in PyTorch")
+  else
+    echo "(no PyTorch with safetensors here)"
+  fi
 
   echo "== Summary"
   if command -v nvidia-smi >/dev/null; then
