@@ -4,6 +4,7 @@
 #include "dialect/ModelSummary.h"
 #include "passes/Passes.h"
 
+#include "codegen/MemoryPlan.h"
 #include "codegen/ProgramExport.h"
 
 #include "mlir/IR/AsmState.h"
@@ -33,6 +34,11 @@ const std::vector<std::pair<std::string, std::string>> &emitStages() {
       {"fused", "the steps after aoarm-fuse: RoPE folded into attention (what "
                 "the GPU kernels will implement; bundles keep the unfused "
                 "steps the CPU reference runs)"},
+      {"kernels", "each fused step lowered: one line per kernel instance "
+                  "(template, static parameters, buffers)"},
+      {"plan", "each fused step's memory: params, grads and optimizer "
+               "regions, the arena per batch row from liveness, every "
+               "buffer's offset"},
       {"bundle", "the bundle the runtime runs (binary; needs -o FILE)"},
   };
   return stages;
@@ -71,7 +77,8 @@ int compile(const CompileOptions &options) {
     buildFrontEndPipeline(pm, options.overrides);
     if (options.emit != "mlir" && options.emit != "summary")
       buildSynthesisPipeline(pm);
-    if (options.emit == "fused")
+    if (options.emit == "fused" || options.emit == "kernels" ||
+        options.emit == "plan")
       buildFusionPipeline(pm);
     if (failed(pm.run(*module)))
       return 1;
@@ -112,6 +119,23 @@ int compile(const CompileOptions &options) {
     if (failed(printModelSummary(*module->getOps<ModelOp>().begin(),
                                  output->os())))
       return 1;
+  } else if (options.emit == "kernels" || options.emit == "plan") {
+    ModelOp model = *module->getOps<ModelOp>().begin();
+    for (StepOp step : model.getBody().front().getOps<StepOp>()) {
+      FailureOr<StepPlan> plan = planStep(model, step);
+      if (failed(plan))
+        return 1;
+      if (options.emit == "kernels")
+        printKernels(*plan, output->os());
+      else
+        printPlan(*plan, output->os());
+      const std::string problem = checkPlan(*plan);
+      if (!problem.empty()) {
+        fmt::print(stderr, "aoarmc: error: memory plan of {}: {}\n",
+                   plan->step, problem);
+        return 1;
+      }
+    }
   } else {
     module->print(output->os());
   }
