@@ -95,6 +95,12 @@ StatusOr<std::vector<double>> parseTemperatures(const std::string &text) {
   return values;
 }
 
+/// Where the samples of one sweep point go, inside the output folder.
+std::string samplesFileName(double temperature, int64_t steps) {
+  return steps ? fmt::format("samples-t{:.3f}-s{}.txt", temperature, steps)
+               : fmt::format("samples-t{:.3f}.txt", temperature);
+}
+
 /// "8,16,32" -> {8, 16, 32}; empty -> {0} (seq_len).
 StatusOr<std::vector<int64_t>> parseSteps(const std::string &text) {
   if (text.empty())
@@ -176,7 +182,12 @@ Status runFrontier(FrontierOptions options) {
   const std::string jsonPath = options.outDir + "/frontier.json";
   const std::string svgPath = options.outDir + "/frontier.svg";
   std::error_code error;
-  for (const std::string &path : {jsonPath, svgPath})
+  std::vector<std::string> outputs = {jsonPath, svgPath};
+  for (int64_t steps : *stepsList)
+    for (double temperature : *temperatures)
+      outputs.push_back(options.outDir + "/" +
+                        samplesFileName(temperature, steps));
+  for (const std::string &path : outputs)
     if (!options.force && std::filesystem::exists(path, error))
       return Status::errorf("{}: already exists; pass --force to overwrite "
                             "it",
@@ -258,14 +269,12 @@ Status runFrontier(FrontierOptions options) {
                                  .count();
       const metrics::SampleScores scores =
           metrics::scoreSamples(result->samples, lookups);
-      const std::string samplesFile =
-          steps ? fmt::format("samples-t{:.3f}-s{}.txt", temperature, steps)
-                : fmt::format("samples-t{:.3f}.txt", temperature);
+      const std::string samplesFile = samplesFileName(temperature, steps);
       std::string text;
       for (const std::string &s : result->samples)
         text += s + "\n";
       AOARM_RETURN_IF_ERROR(writeFileAtomically(
-          options.outDir + "/" + samplesFile, text, /*overwrite=*/true));
+          options.outDir + "/" + samplesFile, text, options.force));
       ordered_json point = {
           {"temperature", temperature},
           {"steps", method == SampleMethod::Denoise
