@@ -58,6 +58,13 @@ std::string kernelParams(Operation *op, int64_t heads) {
     params = "mask=" + stringifyMaskKind(a.getMask()).str();
   else if (auto mask = op->getAttrOfType<StringAttr>("mask"))
     params = "mask=" + mask.getValue().str();
+  else if (auto vjp = dyn_cast<VJPOp>(op); vjp && vjp.getKind() == "attention")
+    // An unfused attention backward takes the mask of its forward: the
+    // attention over the same q, k and v.
+    for (Operation *user : vjp.getInputs()[1].getUsers())
+      if (auto a = dyn_cast<AttentionOp>(user);
+          a && a->getOperands() == vjp.getInputs().drop_front())
+        params = "mask=" + stringifyMaskKind(a.getMask()).str();
   if (isa<AttentionOp, RopeAttentionOp, RopeOp>(op) ||
       (isa<VJPOp>(op) && llvm::is_contained(
                              {StringRef("attention"), StringRef("rope"),
