@@ -9,8 +9,9 @@ config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.aoarm_obj_root, "tests")
-# unit/ holds GoogleTest sources, run by ctest directly.
-config.excludes = ["unit", "CMakeLists.txt", "lit.cfg.py"]
+# unit/ holds GoogleTest sources, run by ctest directly; Inputs/ folders
+# hold files other tests read.
+config.excludes = ["unit", "Inputs", "CMakeLists.txt", "lit.cfg.py"]
 
 config.substitutions.append(("%models", os.path.join(config.aoarm_src_root, "models")))
 config.substitutions.append(("%src", config.aoarm_src_root))
