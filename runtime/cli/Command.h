@@ -37,6 +37,12 @@ void registerMetricsCommand(CLI::App &app, Runner &runner);
 /// `aoarm plot RUNDIR... -o curves.svg`: validation curves as SVG.
 void registerPlotCommand(CLI::App &app, Runner &runner);
 
+/// --words FILE, --words-from-split test and --data CORPUS: the
+/// dictionaries of `aoarm metrics` and `aoarm frontier`
+/// (metrics::loadDictionaries).
+void addDictionaryFlags(CLI::App *command, std::string &words,
+                        std::string &wordsFrom, std::string &data);
+
 /// `aoarm sample BUNDLE --weights CKPT -o FILE`: draw sequences.
 void registerSampleCommand(CLI::App &app, Runner &runner);
 

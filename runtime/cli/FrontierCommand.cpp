@@ -172,9 +172,6 @@ Status runFrontier(FrontierOptions options) {
     return Status::error("no dictionary for coherence: pass --words FILE "
                          "(e.g. /usr/share/dict/words) and/or "
                          "--words-from-split test --data CORPUS");
-  if (!options.wordsFrom.empty() && options.wordsFrom != "test")
-    return Status::errorf("--words-from-split must be test, got '{}'",
-                          options.wordsFrom);
   if (!options.wordsFrom.empty() && options.data.empty())
     return Status::error("--words-from-split needs --data CORPUS");
 
@@ -376,13 +373,8 @@ void registerFrontierCommand(CLI::App &app, Runner &runner) {
                       "denoising step counts of a masked-diffusion model, "
                       "e.g. 8,16,32,64,128 (default: seq_len)");
   addSampleFlags(command, options->sample, options->order);
-  command->add_option("--words", options->words,
-                      "English word list (e.g. /usr/share/dict/words)");
-  command->add_option("--words-from-split", options->wordsFrom,
-                      "test: the vocabulary of --data's test split");
-  command->add_option("--data", options->data,
-                      "corpus: the test-split dictionary and the validation "
-                      "text reference point");
+  addDictionaryFlags(command, options->words, options->wordsFrom,
+                     options->data);
   command->add_option("--name", options->name,
                       "the curve's name (default: the model's)");
   command->add_option("--with", options->with,

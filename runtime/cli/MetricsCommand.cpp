@@ -211,24 +211,30 @@ Status runMetrics(const MetricsOptions &options) {
 
 } // namespace
 
+void addDictionaryFlags(CLI::App *command, std::string &words,
+                        std::string &wordsFrom, std::string &data) {
+  command->add_option("--words", words,
+                      "English word list, one word per line, lowercased; "
+                      "lines not pure a-z are left out (e.g. "
+                      "/usr/share/dict/words)");
+  command
+      ->add_option("--words-from-split", wordsFrom,
+                   "use the vocabulary of this split of --data as a "
+                   "dictionary")
+      ->check(CLI::IsMember({"test"}));
+  command->add_option("--data", data,
+                      "text8 file or zip: the test split's vocabulary and "
+                      "the valid split's reference text");
+}
+
 void registerMetricsCommand(CLI::App &app, Runner &runner) {
   auto options = std::make_shared<MetricsOptions>();
   CLI::App *command = app.add_subcommand(
       "metrics", "coherence and diversity of samples (one per line, text8 "
                  "symbols), with real validation text as the reference");
   command->add_option("samples", options->samples, "samples file")->required();
-  command->add_option("--words", options->words,
-                      "English word list, one word per line, lowercased; "
-                      "lines not pure a-z are left out (e.g. "
-                      "/usr/share/dict/words)");
-  command
-      ->add_option("--words-from-split", options->wordsFrom,
-                   "use the vocabulary of this split of --data as a "
-                   "dictionary")
-      ->check(CLI::IsMember({"test"}));
-  command->add_option("--data", options->data,
-                      "text8 file or zip: the test split's vocabulary and "
-                      "the valid split's reference text");
+  addDictionaryFlags(command, options->words, options->wordsFrom,
+                     options->data);
   command
       ->add_option("--reference", options->reference,
                    "score real text of this split of --data the same way, "
