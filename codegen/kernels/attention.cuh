@@ -1,0 +1,472 @@
+// attention.cuh: multi-head scaled dot-product attention, forward and
+// backward, unfused or with RoPE folded into the query and key loads.
+//
+// Numerical specification: RefOps attentionForward / attentionBackward and,
+// for the rope_ variants, ropeForward on q and k first (ropeBackward on the
+// gradients after). Tensors are [B, L, H * HD] row-major; head h of row i is
+// the slice [h * HD, (h + 1) * HD). MASK is 0 causal (query i sees keys
+// j <= i), 1 strict_causal (j < i; query 0 sees none: out = 0, no
+// gradient), 2 bidirectional (every key; LQ may differ from LK).
+//
+// Forward (flash-style, no LQ x LK matrix anywhere): a block of ATTN_ROWS
+// (64) threads owns 64 query rows of one (batch, head): grid
+// (ceil(LQ / 64), H, B). Each thread keeps its query row (rotated) and its
+// output accumulator in registers and runs an online softmax over tiles of
+// KT keys that the block stages, K rotated as it is loaded, in __shared__.
+// Key tiles that no row of the block sees (beyond the causal diagonal) are
+// never loaded.
+//
+// Backward, three launches (the forward stores no log-sum-exp, so it is
+// recomputed):
+//   stats: per query row, lse and D = dout . out (out recomputed by the
+//          same online softmax) into scratch [B, H, LQ, 2];
+//   dq:    per query row, over its visible keys:
+//            P = exp(s - lse), dP = dout . v_j, dS = P (dP - D),
+//            dq = scale * sum_j dS k_j, then rotated back at qpos;
+//   dkdv:  per key row (grid (ceil(LK / 64), H, B)), over the queries that
+//          see it: dv = sum_i P dout_i, dk = scale * sum_i dS q_i, then dk
+//          rotated back at kpos.
+// Each gradient element is written once, by one thread, summing in a fixed
+// order: deterministic, no atomics, and gradients are overwritten (fresh).
+//
+// Precision: scores, exponentials, lse and D are fp32 (the reference keeps
+// its row reductions in double); the tests bound the difference.
+//
+// RoPE (half-split, as RefOps ropeRows): freq_d = base^(-2d / HD) by pow in
+// double, angle = pos * freq_d in double, cos and sin in double rounded to
+// float, then the rotation in float. The base is a template argument as
+// the IEEE-754 bit pattern of the double (BASE_BITS, an unsigned long long),
+// decoded with __longlong_as_double: a double cannot be a template
+// argument, and the bits carry it exactly.
+
+namespace aoarm_k {
+
+// Threads per block and query (or key) rows per block of every launch here;
+// codegen/kernels/DenseKernels.cpp uses the same number.
+constexpr int ATTN_ROWS = 64;
+
+namespace attn {
+
+constexpr int MASK_CAUSAL = 0;
+constexpr int MASK_STRICT_CAUSAL = 1;
+constexpr int MASK_BIDIRECTIONAL = 2;
+
+/// Rows per shared tile: two tiles of KT x HD floats stay at 32 KB.
+template <int HD> struct Tile {
+  static constexpr int rows = HD <= 64 ? 64 : 32;
+};
+
+/// Query i sees keys [0, visible_end(i)).
+template <int MASK, int LK> __device__ __forceinline__ int visible_end(int i) {
+  static_assert(MASK == MASK_CAUSAL || MASK == MASK_STRICT_CAUSAL ||
+                    MASK == MASK_BIDIRECTIONAL,
+                "MASK is 0 causal, 1 strict_causal or 2 bidirectional");
+  const int end = MASK == MASK_BIDIRECTIONAL ? LK
+                  : MASK == MASK_CAUSAL      ? i + 1
+                                             : i; // strict_causal
+  return end < LK ? end : LK;
+}
+
+/// The first query that sees key j (queries see prefixes of the keys, so
+/// every later query sees it too).
+template <int MASK> __device__ __forceinline__ int first_query(int j) {
+  return MASK == MASK_BIDIRECTIONAL ? 0
+         : MASK == MASK_CAUSAL      ? j
+                                    : j + 1; // strict_causal
+}
+
+/// freq[d] = base^(-2d / HD) for d < HD / 2, by the block's threads; the
+/// caller synchronizes before reading it.
+template <int HD>
+__device__ void rope_freqs(double *freq, double base, int tid) {
+  for (int d = tid; d < HD / 2; d += ATTN_ROWS)
+    freq[d] = pow(base, -2.0 * (double)d / (double)HD);
+}
+
+/// Rotates the pair (lo, hi) = (x[d], x[d + HD/2]) by sign * pos * freq:
+/// sign 1 is ropeForward, -1 its transpose (ropeBackward).
+__device__ __forceinline__ void rope_pair(float &lo, float &hi, int pos,
+                                          double freq, double sign) {
+  double s, c;
+  sincos((double)pos * freq, &s, &c);
+  const float cf = (float)c, sf = (float)(sign * s);
+  const float newLo = lo * cf - hi * sf;
+  const float newHi = hi * cf + lo * sf;
+  lo = newLo;
+  hi = newHi;
+}
+
+/// Loads row `row` of head h of src [B, LR, H * HD] into x, rotated at its
+/// position when ROPE (positions [B, LR]).
+template <int LR, int H, int HD, bool ROPE>
+__device__ void load_row(float *x, const float *src, const int *pos,
+                         const double *freq, int b, int h, int row) {
+  const long long off = (((long long)b * LR + row) * H + h) * HD;
+  for (int d = 0; d < HD; ++d)
+    x[d] = src[off + d];
+  if (ROPE) {
+    const int p = pos[(long long)b * LR + row];
+    for (int d = 0; d < HD / 2; ++d)
+      rope_pair(x[d], x[d + HD / 2], p, freq[d], 1.0);
+  }
+}
+
+/// Rotates x back (the transpose, as ropeBackward) when ROPE, then stores
+/// it as row `row` of head h of dst.
+template <int LR, int H, int HD, bool ROPE>
+__device__ void store_row(float *dst, float *x, const int *pos,
+                          const double *freq, int b, int h, int row) {
+  if (ROPE) {
+    const int p = pos[(long long)b * LR + row];
+    for (int d = 0; d < HD / 2; ++d)
+      rope_pair(x[d], x[d + HD / 2], p, freq[d], -1.0);
+  }
+  const long long off = (((long long)b * LR + row) * H + h) * HD;
+  for (int d = 0; d < HD; ++d)
+    dst[off + d] = x[d];
+}
+
+/// Stages rows [r0, r0 + KT) of head h of src [B, LR, H * HD] in tile
+/// (KT x HD), rotated when ROPE, zeros past LR. All threads of the block
+/// take part; the caller synchronizes.
+template <int LR, int H, int HD, int KT, bool ROPE>
+__device__ void load_tile(float *tile, const float *src, const int *pos,
+                          const double *freq, int b, int h, int r0, int tid) {
+  constexpr int HALF = HD / 2;
+  for (int e = tid; e < KT * HALF; e += ATTN_ROWS) {
+    const int rr = e / HALF, d = e % HALF, r = r0 + rr;
+    float lo = 0.0f, hi = 0.0f;
+    if (r < LR) {
+      const long long off = (((long long)b * LR + r) * H + h) * HD;
+      lo = src[off + d];
+      hi = src[off + d + HALF];
+      if (ROPE)
+        rope_pair(lo, hi, pos[(long long)b * LR + r], freq[d], 1.0);
+    }
+    tile[rr * HD + d] = lo;
+    tile[rr * HD + d + HALF] = hi;
+  }
+}
+
+/// The forward over one block of query rows: online softmax over the
+/// visible key tiles. STATS false writes out [B, LQ, H * HD]; STATS true
+/// writes (lse, D = dout . out) per row into stats [B, H, LQ, 2], with
+/// (-inf, 0) for a row that sees no key.
+template <int LQ, int LK, int H, int HD, int MASK, bool ROPE, bool STATS>
+__device__ void forward_rows(const float *q, const float *k, const float *v,
+                             const int *qpos, const int *kpos, double base,
+                             const float *dout, float *out, float *stats,
+                             int batch) {
+  constexpr int KT = Tile<HD>::rows;
+  __shared__ float Ks[KT * HD];
+  __shared__ float Vs[KT * HD];
+  __shared__ double freq[HD / 2];
+
+  const int b = (int)blockIdx.z, h = (int)blockIdx.y;
+  if (b >= batch)
+    return; // the whole block (only a launch at batch 0 has such a block)
+  const int tid = (int)threadIdx.x;
+  const int i = (int)blockIdx.x * ATTN_ROWS + tid;
+  const bool active = i < LQ;
+  if (ROPE) {
+    rope_freqs<HD>(freq, base, tid);
+    __syncthreads();
+  }
+  const float scale = (float)(1.0 / sqrt((double)HD));
+
+  float qr[HD], acc[HD];
+  for (int d = 0; d < HD; ++d)
+    qr[d] = acc[d] = 0.0f;
+  if (active)
+    load_row<LQ, H, HD, ROPE>(qr, q, qpos, freq, b, h, i);
+
+  // Rows see prefixes of the keys, longest for the block's last row.
+  const int lastRow = LQ < ((int)blockIdx.x + 1) * ATTN_ROWS
+                          ? LQ - 1
+                          : ((int)blockIdx.x + 1) * ATTN_ROWS - 1;
+  const int blockEnd = visible_end<MASK, LK>(lastRow);
+  const int rowEnd = active ? visible_end<MASK, LK>(i) : 0;
+  float m = -inf_f(), l = 0.0f;
+  for (int j0 = 0; j0 < blockEnd; j0 += KT) {
+    load_tile<LK, H, HD, KT, ROPE>(Ks, k, kpos, freq, b, h, j0, tid);
+    load_tile<LK, H, HD, KT, false>(Vs, v, kpos, freq, b, h, j0, tid);
+    __syncthreads();
+    const int n = rowEnd - j0 < KT ? rowEnd - j0 : KT; // visible in tile
+    if (n > 0) {
+      float s[KT];
+      float tileMax = -inf_f();
+      for (int jj = 0; jj < KT; ++jj) {
+        s[jj] = -inf_f();
+        if (jj < n) {
+          float dot = 0.0f;
+          for (int d = 0; d < HD; ++d)
+            dot += qr[d] * Ks[jj * HD + d];
+          s[jj] = dot * scale;
+          tileMax = fmaxf(tileMax, s[jj]);
+        }
+      }
+      const float newMax = fmaxf(m, tileMax);
+      const float correction = expf(m - newMax); // 0 on the first tile
+      l *= correction;
+      for (int d = 0; d < HD; ++d)
+        acc[d] *= correction;
+      for (int jj = 0; jj < n; ++jj) {
+        const float p = expf(s[jj] - newMax);
+        l += p;
+        for (int d = 0; d < HD; ++d)
+          acc[d] += p * Vs[jj * HD + d];
+      }
+      m = newMax;
+    }
+    __syncthreads(); // before the next tile overwrites Ks and Vs
+  }
+  if (!active)
+    return;
+
+  const long long off = (((long long)b * LQ + i) * H + h) * HD;
+  if (STATS) {
+    float lse = -inf_f(), dsum = 0.0f;
+    if (l > 0.0f) {
+      lse = m + logf(l);
+      for (int d = 0; d < HD; ++d)
+        dsum += dout[off + d] * (acc[d] / l);
+    }
+    float *st = stats + (((long long)b * H + h) * LQ + i) * 2;
+    st[0] = lse;
+    st[1] = dsum;
+  } else {
+    for (int d = 0; d < HD; ++d)
+      out[off + d] = l > 0.0f ? acc[d] / l : 0.0f;
+  }
+}
+
+/// dq for one block of query rows (see the file comment), from the stats.
+template <int LQ, int LK, int H, int HD, int MASK, bool ROPE>
+__device__ void dq_rows(const float *dout, const float *q, const float *k,
+                        const float *v, const int *qpos, const int *kpos,
+                        double base, const float *stats, float *dq,
+                        int batch) {
+  constexpr int KT = Tile<HD>::rows;
+  __shared__ float Ks[KT * HD];
+  __shared__ float Vs[KT * HD];
+  __shared__ double freq[HD / 2];
+
+  const int b = (int)blockIdx.z, h = (int)blockIdx.y;
+  if (b >= batch)
+    return;
+  const int tid = (int)threadIdx.x;
+  const int i = (int)blockIdx.x * ATTN_ROWS + tid;
+  const bool active = i < LQ;
+  if (ROPE) {
+    rope_freqs<HD>(freq, base, tid);
+    __syncthreads();
+  }
+  const float scale = (float)(1.0 / sqrt((double)HD));
+
+  float qr[HD], dor[HD], dqa[HD];
+  for (int d = 0; d < HD; ++d)
+    qr[d] = dor[d] = dqa[d] = 0.0f;
+  float lse = 0.0f, dsum = 0.0f;
+  if (active) {
+    load_row<LQ, H, HD, ROPE>(qr, q, qpos, freq, b, h, i);
+    load_row<LQ, H, HD, false>(dor, dout, qpos, freq, b, h, i);
+    const float *st = stats + (((long long)b * H + h) * LQ + i) * 2;
+    lse = st[0];
+    dsum = st[1];
+  }
+
+  const int lastRow = LQ < ((int)blockIdx.x + 1) * ATTN_ROWS
+                          ? LQ - 1
+                          : ((int)blockIdx.x + 1) * ATTN_ROWS - 1;
+  const int blockEnd = visible_end<MASK, LK>(lastRow);
+  const int rowEnd = active ? visible_end<MASK, LK>(i) : 0;
+  for (int j0 = 0; j0 < blockEnd; j0 += KT) {
+    load_tile<LK, H, HD, KT, ROPE>(Ks, k, kpos, freq, b, h, j0, tid);
+    load_tile<LK, H, HD, KT, false>(Vs, v, kpos, freq, b, h, j0, tid);
+    __syncthreads();
+    const int n = rowEnd - j0 < KT ? rowEnd - j0 : KT;
+    for (int jj = 0; jj < n; ++jj) {
+      float dot = 0.0f, dp = 0.0f;
+      for (int d = 0; d < HD; ++d) {
+        dot += qr[d] * Ks[jj * HD + d];
+        dp += dor[d] * Vs[jj * HD + d];
+      }
+      const float p = expf(dot * scale - lse);
+      const float ds = p * (dp - dsum);
+      for (int d = 0; d < HD; ++d)
+        dqa[d] += ds * Ks[jj * HD + d];
+    }
+    __syncthreads();
+  }
+  if (!active)
+    return;
+  for (int d = 0; d < HD; ++d)
+    dqa[d] *= scale;
+  // A row that sees no key keeps dqa = 0: no gradient.
+  store_row<LQ, H, HD, ROPE>(dq, dqa, qpos, freq, b, h, i);
+}
+
+/// dk and dv for one block of key rows (see the file comment).
+template <int LQ, int LK, int H, int HD, int MASK, bool ROPE>
+__device__ void dkdv_rows(const float *dout, const float *q, const float *k,
+                          const float *v, const int *qpos, const int *kpos,
+                          double base, const float *stats, float *dk,
+                          float *dv, int batch) {
+  constexpr int QT = Tile<HD>::rows;
+  __shared__ float Qs[QT * HD];
+  __shared__ float Os[QT * HD]; // dout rows
+  __shared__ float Ls[QT];      // their lse
+  __shared__ float Ds[QT];      // their D
+  __shared__ double freq[HD / 2];
+
+  const int b = (int)blockIdx.z, h = (int)blockIdx.y;
+  if (b >= batch)
+    return;
+  const int tid = (int)threadIdx.x;
+  const int j = (int)blockIdx.x * ATTN_ROWS + tid;
+  const bool active = j < LK;
+  if (ROPE) {
+    rope_freqs<HD>(freq, base, tid);
+    __syncthreads();
+  }
+  const float scale = (float)(1.0 / sqrt((double)HD));
+
+  float kr[HD], vr[HD], dka[HD], dva[HD];
+  for (int d = 0; d < HD; ++d)
+    kr[d] = vr[d] = dka[d] = dva[d] = 0.0f;
+  if (active) {
+    load_row<LK, H, HD, ROPE>(kr, k, kpos, freq, b, h, j);
+    load_row<LK, H, HD, false>(vr, v, kpos, freq, b, h, j);
+  }
+
+  // Queries before the first one that sees the block's first key see none
+  // of its keys: start at the query tile holding that one.
+  const int firstQuery = first_query<MASK>((int)blockIdx.x * ATTN_ROWS);
+  for (int i0 = firstQuery / QT * QT; i0 < LQ; i0 += QT) {
+    load_tile<LQ, H, HD, QT, ROPE>(Qs, q, qpos, freq, b, h, i0, tid);
+    load_tile<LQ, H, HD, QT, false>(Os, dout, qpos, freq, b, h, i0, tid);
+    if (tid < QT) {
+      const int i = i0 + tid;
+      float lse = 0.0f, dsum = 0.0f;
+      if (i < LQ) {
+        const float *st = stats + (((long long)b * H + h) * LQ + i) * 2;
+        lse = st[0];
+        dsum = st[1];
+      }
+      Ls[tid] = lse;
+      Ds[tid] = dsum;
+    }
+    __syncthreads();
+    if (active) {
+      for (int ii = 0; ii < QT; ++ii) {
+        const int i = i0 + ii;
+        if (i >= LQ || j >= visible_end<MASK, LK>(i))
+          continue;
+        float dot = 0.0f, dp = 0.0f;
+        for (int d = 0; d < HD; ++d) {
+          dot += Qs[ii * HD + d] * kr[d];
+          dp += Os[ii * HD + d] * vr[d];
+        }
+        const float p = expf(dot * scale - Ls[ii]);
+        const float ds = p * (dp - Ds[ii]);
+        for (int d = 0; d < HD; ++d) {
+          dva[d] += p * Os[ii * HD + d];
+          dka[d] += ds * Qs[ii * HD + d];
+        }
+      }
+    }
+    __syncthreads();
+  }
+  if (!active)
+    return;
+  for (int d = 0; d < HD; ++d)
+    dka[d] *= scale;
+  store_row<LK, H, HD, ROPE>(dk, dka, kpos, freq, b, h, j);
+  store_row<LK, H, HD, false>(dv, dva, kpos, freq, b, h, j);
+}
+
+} // namespace attn
+
+// The launches. Template arguments: LQ, LK (rows of q and of k / v), H
+// heads, HD head size (even, <= 128), MASK (0 causal, 1 strict_causal,
+// 2 bidirectional) and, for rope_*, BASE_BITS (the rope base's IEEE-754
+// bits). stats is the backward's scratch, [B, H, LQ, 2] floats.
+
+template <int LQ, int LK, int H, int HD, int MASK>
+__device__ void attention_fwd(const float *q, const float *k, const float *v,
+                              float *out, int batch) {
+  attn::forward_rows<LQ, LK, H, HD, MASK, false, false>(
+      q, k, v, nullptr, nullptr, 0.0, nullptr, out, nullptr, batch);
+}
+
+template <int LQ, int LK, int H, int HD, int MASK,
+          unsigned long long BASE_BITS>
+__device__ void rope_attention_fwd(const float *q, const float *k,
+                                   const float *v, const int *qpos,
+                                   const int *kpos, float *out, int batch) {
+  attn::forward_rows<LQ, LK, H, HD, MASK, true, false>(
+      q, k, v, qpos, kpos, __longlong_as_double((long long)BASE_BITS),
+      nullptr, out, nullptr, batch);
+}
+
+template <int LQ, int LK, int H, int HD, int MASK>
+__device__ void attention_bwd_stats(const float *dout, const float *q,
+                                    const float *k, const float *v,
+                                    float *stats, int batch) {
+  attn::forward_rows<LQ, LK, H, HD, MASK, false, true>(
+      q, k, v, nullptr, nullptr, 0.0, dout, nullptr, stats, batch);
+}
+
+template <int LQ, int LK, int H, int HD, int MASK,
+          unsigned long long BASE_BITS>
+__device__ void rope_attention_bwd_stats(const float *dout, const float *q,
+                                         const float *k, const float *v,
+                                         const int *qpos, const int *kpos,
+                                         float *stats, int batch) {
+  attn::forward_rows<LQ, LK, H, HD, MASK, true, true>(
+      q, k, v, qpos, kpos, __longlong_as_double((long long)BASE_BITS), dout,
+      nullptr, stats, batch);
+}
+
+template <int LQ, int LK, int H, int HD, int MASK>
+__device__ void attention_bwd_dq(const float *dout, const float *q,
+                                 const float *k, const float *v,
+                                 const float *stats, float *dq, int batch) {
+  attn::dq_rows<LQ, LK, H, HD, MASK, false>(dout, q, k, v, nullptr, nullptr,
+                                            0.0, stats, dq, batch);
+}
+
+template <int LQ, int LK, int H, int HD, int MASK,
+          unsigned long long BASE_BITS>
+__device__ void rope_attention_bwd_dq(const float *dout, const float *q,
+                                      const float *k, const float *v,
+                                      const int *qpos, const int *kpos,
+                                      const float *stats, float *dq,
+                                      int batch) {
+  attn::dq_rows<LQ, LK, H, HD, MASK, true>(
+      dout, q, k, v, qpos, kpos, __longlong_as_double((long long)BASE_BITS),
+      stats, dq, batch);
+}
+
+template <int LQ, int LK, int H, int HD, int MASK>
+__device__ void attention_bwd_dkdv(const float *dout, const float *q,
+                                   const float *k, const float *v,
+                                   const float *stats, float *dk, float *dv,
+                                   int batch) {
+  attn::dkdv_rows<LQ, LK, H, HD, MASK, false>(
+      dout, q, k, v, nullptr, nullptr, 0.0, stats, dk, dv, batch);
+}
+
+template <int LQ, int LK, int H, int HD, int MASK,
+          unsigned long long BASE_BITS>
+__device__ void rope_attention_bwd_dkdv(const float *dout, const float *q,
+                                        const float *k, const float *v,
+                                        const int *qpos, const int *kpos,
+                                        const float *stats, float *dk,
+                                        float *dv, int batch) {
+  attn::dkdv_rows<LQ, LK, H, HD, MASK, true>(
+      dout, q, k, v, qpos, kpos, __longlong_as_double((long long)BASE_BITS),
+      stats, dk, dv, batch);
+}
+
+} // namespace aoarm_k

@@ -1,0 +1,107 @@
+// gemm.cuh: the fp32 matrix products of linear / head and their vjp.
+//
+// One device function serves all three products of a linear layer
+// (y = x @ w, dx = dy @ w^T, dw = x^T @ dy): the shapes are static template
+// arguments, and the one dimension that scales with the batch is either the
+// rows of C (forward, dx) or the reduction (dw).
+//
+// Layout: a tiled SIMT GEMM. Each block of GEMM_THREADS (256) threads owns a
+// GEMM_TILE x GEMM_TILE (64 x 64) tile of C (blockIdx.x: the row tile,
+// blockIdx.y: the column tile); each thread accumulates 4 x 4 elements of
+// it, strided by 16 so that a warp's shared-memory reads are broadcasts or
+// consecutive. The reduction runs in tiles of GEMM_KTILE (16) through
+// shared memory, zero-padded at the edges, so no size needs to be a
+// multiple of a tile. Every element of C is one thread's sum over the
+// reduction in increasing order: results are deterministic, and dw's sum
+// over all B*L rows happens inside one block (no atomics, no split-K yet).
+// C is overwritten, never accumulated into.
+
+namespace aoarm_k {
+
+// Launch geometry; codegen/kernels/DenseKernels.cpp uses the same numbers.
+constexpr int GEMM_TILE = 64;
+constexpr int GEMM_KTILE = 16;
+constexpr int GEMM_THREADS = 256;
+
+/// C[r, c] = sum_t A(r, t) * B(t, c) for r < rows, c < COLS, t < red, where
+///   rows = ROWS * (ROWS_BATCHED ? batch : 1),
+///   red  = RED  * (RED_BATCHED  ? batch : 1),
+///   A(r, t) = TA ? a[t * rows + r] : a[r * red + t]   (A stored rows x red,
+///                                                      or transposed)
+///   B(t, c) = TB ? b[c * red + t]  : b[t * COLS + c]  (B stored red x COLS,
+///                                                      or transposed)
+/// and C stored rows x COLS. Grid: (ceil(rows / 64), ceil(COLS / 64)),
+/// GEMM_THREADS threads per block.
+///   linear / head:  gemm<L, M, K, true, false, false, false>(x, w, y, B)
+///   vjp dx:         gemm<L, K, M, true, false, false, true>(dy, w, dx, B)
+///   vjp dw:         gemm<K, M, L, false, true, true, false>(x, dy, dw, B)
+template <int ROWS, int COLS, int RED, bool ROWS_BATCHED, bool RED_BATCHED,
+          bool TA, bool TB>
+__device__ void gemm(const float *a, const float *b, float *c, int batch) {
+  // +1 column of padding: the row-major loads below store down a column.
+  __shared__ float As[GEMM_KTILE][GEMM_TILE + 1];
+  __shared__ float Bs[GEMM_KTILE][GEMM_TILE + 1];
+
+  const int tid = (int)threadIdx.x;
+  const int tx = tid % 16, ty = tid / 16;
+  const long long rows = ROWS_BATCHED ? (long long)ROWS * batch : ROWS;
+  const long long red = RED_BATCHED ? (long long)RED * batch : RED;
+  const long long row0 = (long long)blockIdx.x * GEMM_TILE;
+  const long long col0 = (long long)blockIdx.y * GEMM_TILE;
+
+  float acc[4][4];
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j)
+      acc[i][j] = 0.0f;
+
+  // The trip count depends only on the batch: every thread of the block
+  // reaches both barriers the same number of times.
+  for (long long t0 = 0; t0 < red; t0 += GEMM_KTILE) {
+    // 16 x 64 elements of each tile, 4 per thread; consecutive threads
+    // read consecutive addresses of whichever layout the operand has.
+    for (int n = 0; n < (GEMM_KTILE * GEMM_TILE) / GEMM_THREADS; ++n) {
+      const int e = tid + GEMM_THREADS * n;
+      int t = TA ? e / GEMM_TILE : e % GEMM_KTILE;
+      const int r = TA ? e % GEMM_TILE : e / GEMM_KTILE;
+      long long gr = row0 + r, gt = t0 + t;
+      float value = 0.0f;
+      if (gr < rows && gt < red)
+        value = TA ? a[gt * rows + gr] : a[gr * red + gt];
+      As[t][r] = value;
+
+      t = TB ? e % GEMM_KTILE : e / GEMM_TILE;
+      const int cc = TB ? e / GEMM_KTILE : e % GEMM_TILE;
+      const long long gc = col0 + cc;
+      gt = t0 + t;
+      value = 0.0f;
+      if (gc < COLS && gt < red)
+        value = TB ? b[gc * red + gt] : b[gt * COLS + gc];
+      Bs[t][cc] = value;
+    }
+    __syncthreads();
+    for (int t = 0; t < GEMM_KTILE; ++t) {
+      float av[4], bv[4];
+      for (int i = 0; i < 4; ++i) {
+        av[i] = As[t][ty + 16 * i];
+        bv[i] = Bs[t][tx + 16 * i];
+      }
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j)
+          acc[i][j] += av[i] * bv[j];
+    }
+    __syncthreads(); // before the next tile overwrites As and Bs
+  }
+
+  for (int i = 0; i < 4; ++i) {
+    const long long r = row0 + ty + 16 * i;
+    if (r >= rows)
+      continue;
+    for (int j = 0; j < 4; ++j) {
+      const long long cc = col0 + tx + 16 * j;
+      if (cc < COLS)
+        c[r * COLS + cc] = acc[i][j];
+    }
+  }
+}
+
+} // namespace aoarm_k
