@@ -1,0 +1,326 @@
+// loss.cuh: the objectives (next_token_loss, next_slot_loss, mdlm_loss) and
+// their vjp; first, the block-reduction helpers of this half of the library
+// (aoarm_k::pw), which norm.cuh, optimizer.cuh and pointwise.cuh use too:
+// the library embeds common.cuh first and then the .cuh files by name, so
+// loss.cuh comes before all three.
+//
+// Conventions of every kernel of loss.cuh, norm.cuh, optimizer.cuh and
+// pointwise.cuh (lowered by codegen/kernels/PointwiseKernels.cpp):
+// - Blocks are pw::BLOCK (256) threads, 1D.
+// - Sizes are template arguments (long long where they multiply the batch);
+//   the batch B is the `int B` argument. Index math is in long long.
+// - A double attribute (eps, rope base) is a template argument holding the
+//   IEEE-754 bits of the double (an unsigned long long, printed as hex by
+//   the lowering), decoded with pw::bits_to_double: C++17 has no
+//   floating-point template parameters, and the bits carry it exactly.
+// - Scratch arguments are float* (KernelLibrary.h) but hold doubles: the
+//   lowering sizes them in bytes for doubles.
+// - Every reduction has one fixed order (trees over fixed thread slots,
+//   loops in index order): results do not change run to run.
+// - Outputs are overwritten, never accumulated into.
+//
+// Objectives (numerical specification: RefOps crossEntropyForward /
+// crossEntropyBackward as runtime/cpu/Executor.cpp calls them). With
+// logits [B, L, V] viewed as N = B * L rows:
+//   loss = (1 / N) * sum_n w_n * (lse_n - z[n, t_n]),
+//   lse_n = log sum_{c != excluded} exp(z[n, c])   (max-subtracted, double),
+//   dlogits[n, c] = (w_n / N) * (exp(z[n, c] - lse_n) - [c == t_n]),
+// the excluded column and rows with w_n = 0 set to 0.
+//   next_token_loss: t_n = x[b, l], w_n = 1, nothing excluded;
+//   next_slot_loss:  t_n = x[b, pi_b(l)], w_n = 1, nothing excluded;
+//   mdlm_loss:       t_n = x[b, l], w_n = [z[b, l] == MASK] * float(1/t_b)
+//                    (rounded to float as mdlmLossWeights<float> does),
+//                    the class MASK excluded (SUBS).
+// The loss is two launches: *_rows writes each row's term (a double) into
+// scratch, loss_reduce sums them in one block in a fixed order. A row of V
+// logits is reduced by TPR threads (a power of two, 32..256), 256 / TPR rows
+// per block.
+
+namespace aoarm_k {
+namespace pw {
+
+constexpr int BLOCK = 256;
+
+__device__ __forceinline__ double bits_to_double(unsigned long long bits) {
+  return __longlong_as_double((long long)bits);
+}
+
+/// The global index of this thread in a 1D launch.
+__device__ __forceinline__ long long flat_index() {
+  return (long long)blockIdx.x * BLOCK + (long long)threadIdx.x;
+}
+
+/// The sum of `value` over the TPR consecutive threads of this thread's
+/// segment (TPR a power of two dividing BLOCK), returned to all of them;
+/// `red` is BLOCK shared doubles. Every thread of the block must call it.
+template <int TPR>
+__device__ __forceinline__ double seg_sum(double value, double *red) {
+  const int tid = (int)threadIdx.x, lane = tid & (TPR - 1);
+  red[tid] = value;
+  __syncthreads();
+  for (int s = TPR / 2; s > 0; s >>= 1) {
+    if (lane < s)
+      red[tid] += red[tid + s];
+    __syncthreads();
+  }
+  const double total = red[tid - lane];
+  __syncthreads(); // everyone has read before `red` is reused
+  return total;
+}
+
+/// Like seg_sum, the maximum (fmax: a NaN loses to any number).
+template <int TPR>
+__device__ __forceinline__ double seg_max(double value, double *red) {
+  const int tid = (int)threadIdx.x, lane = tid & (TPR - 1);
+  red[tid] = value;
+  __syncthreads();
+  for (int s = TPR / 2; s > 0; s >>= 1) {
+    if (lane < s)
+      red[tid] = fmax(red[tid], red[tid + s]);
+    __syncthreads();
+  }
+  const double total = red[tid - lane];
+  __syncthreads();
+  return total;
+}
+
+/// Inclusive prefix sum of `value` over the block's BLOCK threads
+/// (Hillis-Steele); `buf` is BLOCK shared ints and holds the scan after:
+/// buf[BLOCK - 1] is the total. The caller synchronizes before reusing it.
+__device__ __forceinline__ int block_scan(int value, int *buf) {
+  const int tid = (int)threadIdx.x;
+  buf[tid] = value;
+  __syncthreads();
+  for (int off = 1; off < BLOCK; off <<= 1) {
+    const int add = tid >= off ? buf[tid - off] : 0;
+    __syncthreads();
+    buf[tid] += add;
+    __syncthreads();
+  }
+  return buf[tid];
+}
+
+// Column sums over the N = ROWS * B rows of an [N, D] tensor, without
+// atomics, in two launches:
+//   partial: block (x, y) covers columns [32x, 32x + 32) and rows
+//            [COL_CHUNK y, COL_CHUNK (y + 1)): thread (lane = tid / 32,
+//            c = tid % 32) adds 4 consecutive rows of column 32x + c, then
+//            lane 0 adds the 8 lanes in order into partial[y, col];
+//            grid (ceil(D / 32), ceil(N / COL_CHUNK));
+//   final:   one thread per column adds partial[0..chunks, col] in order;
+//            grid ceil(D / 256).
+constexpr int COL_CHUNK = 32;
+
+/// Writes partial[blockIdx.y * D + col] = sum over the block's rows of
+/// term(row, col), in double. Every thread of the block must call it.
+template <long long ROWS, long long D, typename Term>
+__device__ __forceinline__ void col_partial(Term term, double *partial,
+                                            int B) {
+  __shared__ double lanes[8][32];
+  const int tid = (int)threadIdx.x, c = tid & 31, lane = tid >> 5;
+  const long long col = (long long)blockIdx.x * 32 + c;
+  const long long chunk = blockIdx.y;
+  const long long rows = ROWS * B;
+  double acc = 0.0;
+  if (col < D)
+    for (int k = 0; k < 4; ++k) {
+      const long long row = chunk * COL_CHUNK + lane * 4 + k;
+      if (row < rows)
+        acc += term(row, col);
+    }
+  lanes[lane][c] = acc;
+  __syncthreads();
+  if (lane == 0 && col < D) {
+    double s = 0.0;
+    for (int l = 0; l < 8; ++l)
+      s += lanes[l][c];
+    partial[chunk * D + col] = s;
+  }
+  __syncthreads();
+}
+
+} // namespace pw
+
+/// out[col] = float(sum of the column's partials, in chunk order).
+template <long long ROWS, long long D>
+__device__ void col_sum_final(float *partial_f, float *out, int B) {
+  const double *partial = (const double *)partial_f;
+  const long long col = pw::flat_index();
+  if (col >= D)
+    return;
+  const long long chunks = ceil_div(ROWS * B, pw::COL_CHUNK);
+  double s = 0.0;
+  for (long long k = 0; k < chunks; ++k)
+    s += partial[k * D + col];
+  out[col] = (float)s;
+}
+
+namespace pw {
+
+/// log sum_{c != excluded} exp(z[c]) of a row of V logits, reduced by the
+/// TPR threads of the segment; `z` is read only when `live`. In double.
+template <long long V, int TPR>
+__device__ __forceinline__ double row_lse(const float *z, bool live,
+                                          int excluded, double *red) {
+  const int lane = (int)threadIdx.x & (TPR - 1);
+  double m = -inf_d();
+  if (live)
+    for (long long c = lane; c < V; c += TPR)
+      if (c != excluded)
+        m = fmax(m, (double)z[c]);
+  m = seg_max<TPR>(m, red);
+  double s = 0.0;
+  if (live)
+    for (long long c = lane; c < V; c += TPR)
+      if (c != excluded)
+        s += exp((double)z[c] - m);
+  s = seg_sum<TPR>(s, red);
+  return m + log(s);
+}
+
+/// The row this thread's segment works on.
+template <int TPR> __device__ __forceinline__ long long segment_row() {
+  return (long long)blockIdx.x * (BLOCK / TPR) + (long long)threadIdx.x / TPR;
+}
+
+/// Objective kinds: where a row's target and weight come from.
+constexpr int NEXT_TOKEN = 0;
+constexpr int NEXT_SLOT = 1;
+constexpr int MDLM = 2;
+
+/// Target and weight of row `row` = (b, l) of an objective (only called for
+/// live rows). `pi` is the order (NEXT_SLOT), `z` the masked tokens and `t`
+/// the times (MDLM); the others are unused.
+template <int KIND, long long L, int MASK>
+__device__ __forceinline__ void row_target(long long row, const int *x,
+                                           const int *pi, const int *z,
+                                           const float *t, int &target,
+                                           double &weight) {
+  const long long b = row / L;
+  if (KIND == NEXT_SLOT) {
+    target = x[b * L + pi[row]];
+    weight = 1.0;
+  } else if (KIND == MDLM) {
+    target = x[row];
+    weight = z[row] == MASK ? (double)(float)(1.0 / (double)t[b]) : 0.0;
+  } else {
+    target = x[row];
+    weight = 1.0;
+  }
+}
+
+/// terms[row] = w_n * (lse_n - z[n, t_n]) (0 where w_n = 0), as doubles.
+template <int KIND, long long L, long long V, int TPR, int MASK>
+__device__ __forceinline__ void ce_rows(const float *logits, const int *x,
+                                        const int *pi, const int *z,
+                                        const float *t, float *terms_f,
+                                        int B) {
+  __shared__ double red[BLOCK];
+  const long long row = segment_row<TPR>();
+  const bool live = row < L * B;
+  const float *zr = live ? logits + row * V : logits;
+  const int excluded = KIND == MDLM ? MASK : -1;
+  const double lse = row_lse<V, TPR>(zr, live, excluded, red);
+  if (!live || ((int)threadIdx.x & (TPR - 1)) != 0)
+    return;
+  int target = 0;
+  double weight = 0.0;
+  row_target<KIND, L, MASK>(row, x, pi, z, t, target, weight);
+  ((double *)terms_f)[row] =
+      weight == 0.0 ? 0.0 : weight * (lse - (double)zr[target]);
+}
+
+/// dlogits of one objective (see the top of the file).
+template <int KIND, long long L, long long V, int TPR, int MASK>
+__device__ __forceinline__ void ce_vjp_rows(const float *logits, const int *x,
+                                            const int *pi, const int *z,
+                                            const float *t, float *dlogits,
+                                            int B) {
+  __shared__ double red[BLOCK];
+  const long long row = segment_row<TPR>();
+  const bool live = row < L * B;
+  const float *zr = live ? logits + row * V : logits;
+  const int excluded = KIND == MDLM ? MASK : -1;
+  const double lse = row_lse<V, TPR>(zr, live, excluded, red);
+  if (!live)
+    return;
+  int target = 0;
+  double weight = 0.0;
+  row_target<KIND, L, MASK>(row, x, pi, z, t, target, weight);
+  // d loss / d term_n = 1 / N; RefOps: scale = dLoss * w.
+  const double scale = (1.0 / (double)(L * B)) * weight;
+  float *dz = dlogits + row * V;
+  const int lane = (int)threadIdx.x & (TPR - 1);
+  for (long long c = lane; c < V; c += TPR) {
+    if (weight == 0.0 || c == excluded) {
+      dz[c] = 0.0f;
+      continue;
+    }
+    const double p = exp((double)zr[c] - lse);
+    dz[c] = (float)(scale * (p - (c == target ? 1.0 : 0.0)));
+  }
+}
+
+} // namespace pw
+
+// Row terms, one device function per objective (the arguments differ):
+// grid ceil(L * B / (256 / TPR)).
+template <long long L, long long V, int TPR>
+__device__ void next_token_loss_rows(const float *logits, const int *x,
+                                     float *terms, int B) {
+  pw::ce_rows<pw::NEXT_TOKEN, L, V, TPR, -1>(logits, x, x, x, nullptr, terms,
+                                             B);
+}
+
+template <long long L, long long V, int TPR>
+__device__ void next_slot_loss_rows(const float *logits, const int *x,
+                                    const int *pi, float *terms, int B) {
+  pw::ce_rows<pw::NEXT_SLOT, L, V, TPR, -1>(logits, x, pi, x, nullptr, terms,
+                                            B);
+}
+
+template <long long L, long long V, int TPR, int MASK>
+__device__ void mdlm_loss_rows(const float *logits, const int *x,
+                               const int *z, const float *t, float *terms,
+                               int B) {
+  pw::ce_rows<pw::MDLM, L, V, TPR, MASK>(logits, x, x, z, t, terms, B);
+}
+
+/// loss[0] = float(sum of the N = L * B row terms / N): one block, thread
+/// i adds rows i, i + 256, ... in order, then a fixed tree. Grid 1.
+template <long long L>
+__device__ void loss_reduce(float *terms_f, float *loss, int B) {
+  __shared__ double red[pw::BLOCK];
+  const double *terms = (const double *)terms_f;
+  const long long n = L * B;
+  double s = 0.0;
+  for (long long i = threadIdx.x; i < n; i += pw::BLOCK)
+    s += terms[i];
+  s = pw::seg_sum<pw::BLOCK>(s, red);
+  if (threadIdx.x == 0)
+    loss[0] = (float)(s / (double)n);
+}
+
+// The gradients of the objectives (no dy: the seed is d loss = 1):
+// grid ceil(L * B / (256 / TPR)).
+template <long long L, long long V, int TPR>
+__device__ void next_token_loss_vjp(const float *logits, const int *x,
+                                    float *dlogits, int B) {
+  pw::ce_vjp_rows<pw::NEXT_TOKEN, L, V, TPR, -1>(logits, x, x, x, nullptr,
+                                                 dlogits, B);
+}
+
+template <long long L, long long V, int TPR>
+__device__ void next_slot_loss_vjp(const float *logits, const int *x,
+                                   const int *pi, float *dlogits, int B) {
+  pw::ce_vjp_rows<pw::NEXT_SLOT, L, V, TPR, -1>(logits, x, pi, x, nullptr,
+                                                dlogits, B);
+}
+
+template <long long L, long long V, int TPR, int MASK>
+__device__ void mdlm_loss_vjp(const float *logits, const int *x, const int *z,
+                              const float *t, float *dlogits, int B) {
+  pw::ce_vjp_rows<pw::MDLM, L, V, TPR, MASK>(logits, x, x, z, t, dlogits, B);
+}
+
+} // namespace aoarm_k

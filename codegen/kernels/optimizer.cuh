@@ -1,0 +1,70 @@
+// optimizer.cuh: global-norm clipping (clip_scale) and AdamW over the whole
+// params / grads / m / v regions (f32 [P], parallel arrays).
+// Conventions and the reduction helpers (aoarm_k::pw): loss.cuh.
+//
+// clip_scale (RefOps globalNorm + clipScale), two launches:
+//   clip_partial: G blocks; block k adds g[i]^2 (in double) for
+//                 i = 256 k + tid + j * 256 G, then a fixed tree, into
+//                 partials[k];
+//   clip_scale:   one block adds the G partials in a fixed order and writes
+//                 s = min(1, max_norm / (sqrt(sum) + 1e-6)).
+// A non-finite norm gives what the reference gives (std::min(1, NaN) = 1,
+// max_norm / inf = 0): the host detects a non-finite step from the loss.
+//
+// adamw (RefOps adamwStep, in double per element), with g = grad * scale:
+//   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
+//   p -= lr * (m / bc1 / (sqrt(v / bc2) + eps) + weight_decay * p_old),
+//   bc1 = 1 - beta1^step, bc2 = 1 - beta2^step (step from the scalars).
+
+namespace aoarm_k {
+
+template <long long P, int G>
+__device__ void clip_partial(const float *g, float *partials) {
+  __shared__ double red[pw::BLOCK];
+  double s = 0.0;
+  for (long long i = (long long)blockIdx.x * pw::BLOCK + threadIdx.x; i < P;
+       i += (long long)G * pw::BLOCK) {
+    const double v = g[i];
+    s += v * v;
+  }
+  s = pw::seg_sum<pw::BLOCK>(s, red);
+  if (threadIdx.x == 0)
+    ((double *)partials)[blockIdx.x] = s;
+}
+
+template <int G>
+__device__ void clip_scale(float *partials, const StepScalars *scalars,
+                           float *scale) {
+  __shared__ double red[pw::BLOCK];
+  const double *part = (const double *)partials;
+  double s = 0.0;
+  for (int k = (int)threadIdx.x; k < G; k += pw::BLOCK)
+    s += part[k];
+  s = pw::seg_sum<pw::BLOCK>(s, red);
+  if (threadIdx.x == 0) {
+    const double ratio = scalars->max_norm / (sqrt(s) + 1e-6);
+    scale[0] = (float)(ratio < 1.0 ? ratio : 1.0); // std::min(1.0, ratio)
+  }
+}
+
+/// Grid ceil(P / 256).
+template <long long P>
+__device__ void adamw(float *param, const float *grad, float *m, float *v,
+                      const float *scale, const StepScalars *sc) {
+  const long long i = pw::flat_index();
+  if (i >= P)
+    return;
+  const double bc1 = 1.0 - pow(sc->beta1, sc->step);
+  const double bc2 = 1.0 - pow(sc->beta2, sc->step);
+  const double g = (double)grad[i] * (double)scale[0];
+  const double mi = sc->beta1 * (double)m[i] + (1.0 - sc->beta1) * g;
+  const double vi = sc->beta2 * (double)v[i] + (1.0 - sc->beta2) * g * g;
+  const double mhat = mi / bc1, vhat = vi / bc2;
+  const double p = param[i];
+  param[i] =
+      (float)(p - sc->lr * (mhat / (sqrt(vhat) + sc->eps) + sc->weight_decay * p));
+  m[i] = (float)mi;
+  v[i] = (float)vi;
+}
+
+} // namespace aoarm_k
