@@ -191,6 +191,25 @@ INSTANTIATE_TEST_SUITE_P(Dense, DenseCase, ::testing::ValuesIn(denseCases()),
                            return info.param.name;
                          });
 
+TEST(DenseKernels, EmptyBatch) {
+  // At B = 0 dw is a sum over no rows: zeros (the output is overwritten,
+  // never accumulated into), and attention touches nothing.
+  for (const KernelCase &c : denseCases()) {
+    if (c.name != "vjp_linear_l13_k40_m72" &&
+        c.name != "vjp_rope_attention_causal_lq13_lk13_hd32_h2")
+      continue;
+    std::mt19937 rng(7);
+    std::vector<HostTensor> inputs = makeInputs(c, 0, rng), outputs;
+    ASSERT_EQ(runEmulated(c.request, 0, inputs, outputs), "") << c.name;
+    for (const HostTensor &out : outputs) {
+      if (!out.info.perRow()) {
+        EXPECT_TRUE(expectClose(out.f, std::vector<double>(out.f.size(), 0.0),
+                                0, 0, c.name + " dw"));
+      }
+    }
+  }
+}
+
 TEST(DenseLowering, EveryCaseLowers) {
   for (const KernelCase &c : denseCases()) {
     std::string error;
