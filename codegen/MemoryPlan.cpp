@@ -4,6 +4,8 @@
 #include "llvm/ADT/StringMap.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <map>
 
 using namespace mlir;
 
@@ -74,6 +76,68 @@ std::string kernelParams(Operation *op, int64_t heads) {
   return params;
 }
 
+kernels::TensorInfo tensorInfo(Type type) {
+  kernels::TensorInfo info;
+  if (auto perm = dyn_cast<PermType>(type)) {
+    info.isInt = true;
+    info.shape = {-1, perm.getLength()};
+    return info;
+  }
+  auto tensor = cast<RankedTensorType>(type);
+  info.isInt = tensor.getElementType().isInteger();
+  for (int64_t d : tensor.getShape())
+    info.shape.push_back(ShapedType::isDynamic(d) ? -1 : d);
+  return info;
+}
+
+std::string number(double value) {
+  char text[40];
+  std::snprintf(text, sizeof text, "%.17g", value);
+  return text;
+}
+
+/// The config values kernels bake in, as request attrs.
+std::map<std::string, std::string> configAttrs(ModelOp model) {
+  std::map<std::string, std::string> attrs;
+  DictionaryAttr config = model.getConfig();
+  auto real = [&](StringRef key, double fallback) {
+    if (Attribute a = config.get(key)) {
+      if (auto f = dyn_cast<FloatAttr>(a))
+        return f.getValueAsDouble();
+      if (auto i = dyn_cast<IntegerAttr>(a))
+        return static_cast<double>(i.getInt());
+    }
+    return fallback;
+  };
+  auto integer = [&](StringRef key, StringRef as) {
+    if (auto i = config.getAs<IntegerAttr>(key))
+      attrs[as.str()] = std::to_string(i.getInt());
+  };
+  attrs["heads"] = "1"; // the config's n_heads, when it has one
+  integer("n_heads", "heads");
+  integer("bos_token", "fill");
+  integer("mask_token", "mask_token");
+  integer("vocab", "vocab");
+  attrs["eps"] = number(real("norm_eps", 1e-5));
+  attrs["rope_base"] = number(real("rope_base", 10000.0));
+  return attrs;
+}
+
+/// "file", line of an op's location (the spec), or {"", 0}.
+std::pair<std::string, int> specLine(Location loc) {
+  if (auto file = dyn_cast<FileLineColLoc>(loc))
+    return {file.getFilename().str(), static_cast<int>(file.getLine())};
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location inner : fused.getLocations())
+      if (auto found = specLine(inner); !found.first.empty())
+        return found;
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return specLine(name.getChildLoc());
+  if (auto callSite = dyn_cast<CallSiteLoc>(loc))
+    return specLine(callSite.getCallee());
+  return {"", 0};
+}
+
 /// Lowest-offset first fit of `order` (indices into `buffers`, by first
 /// use) among the buffers live at the same time; returns the peak.
 int64_t firstFit(std::vector<PlannedBuffer> &buffers,
@@ -127,7 +191,39 @@ FailureOr<StepPlan> planStep(ModelOp model, StepOp step) {
   for (Operation &op : body)
     ops.push_back(&op);
   const int end = static_cast<int>(ops.size());
-  KernelInstance adamw{"adamw", "", {}, {}};
+  const std::map<std::string, std::string> config = configAttrs(model);
+
+  auto addBuffer = [&](std::string producer, std::string type, Region region,
+                       int64_t bytes, bool perRow, int first, int last) {
+    PlannedBuffer b;
+    b.id = static_cast<int>(plan.buffers.size());
+    b.producer = std::move(producer);
+    b.type = std::move(type);
+    b.region = region;
+    b.bytes = bytes;
+    b.perRow = perRow;
+    b.first = first;
+    b.last = last;
+    plan.buffers.push_back(b);
+    return b.id;
+  };
+  // The whole regions, for clip_scale and adamw.
+  int regionBuffer[4] = {-1, -1, -1, -1};
+  auto wholeRegion = [&](int which) {
+    static const Region regions[4] = {Region::Params, Region::Grads,
+                                      Region::AdamM, Region::AdamV};
+    if (regionBuffer[which] < 0)
+      regionBuffer[which] = addBuffer(
+          "region", "tensor<" + std::to_string(plan.paramBytes / 4) + "xf32>",
+          regions[which], plan.paramBytes, false, 0, end);
+    return regionBuffer[which];
+  };
+  auto regionInfo = [&] {
+    return kernels::TensorInfo{false, {plan.paramBytes / 4}};
+  };
+
+  KernelInstance adamw;
+  adamw.kernel = "adamw";
   int adamwCount = 0;
   for (int i = 0; i < end; ++i) {
     Operation *op = ops[i];
@@ -140,20 +236,28 @@ FailureOr<StepPlan> planStep(ModelOp model, StepOp step) {
       if (failed(size))
         return op->emitOpError() << "result of type " << result.getType()
                                  << " has no static shape but for the batch";
-      PlannedBuffer b;
-      b.id = static_cast<int>(plan.buffers.size());
-      b.producer = kernelName(op);
-      b.type = typeString(result.getType());
-      b.bytes = size->first;
-      b.perRow = size->second;
-      b.first = b.last = i;
-      b.region = b.perRow ? Region::Arena : Region::Fixed;
+      Region region = size->second ? Region::Arena : Region::Fixed;
+      const int id = addBuffer(kernelName(op), typeString(result.getType()),
+                               region, size->first, size->second, i, i);
       if (auto param = dyn_cast<ParamOp>(op)) {
-        b.region = Region::Params;
-        b.offset = paramOffset.lookup(param.getName());
+        plan.buffers[id].region = Region::Params;
+        plan.buffers[id].offset = paramOffset.lookup(param.getName());
       }
-      ids[result] = b.id;
-      plan.buffers.push_back(b);
+      // The host writes these before the step: live from the start.
+      if (isa<TokensOp, OrderOp, TimeOp>(op)) {
+        plan.buffers[id].first = 0;
+        plan.hostInputs.push_back({isa<TokensOp>(op)  ? "tokens"
+                                   : isa<OrderOp>(op) ? "order"
+                                                      : "time",
+                                   id});
+      }
+      ids[result] = id;
+    }
+    if (auto ret = dyn_cast<StepReturnOp>(op)) {
+      for (auto [name, value] : llvm::zip(ret.getNames(), ret.getOutputs()))
+        plan.outputs.push_back(
+            {cast<StringAttr>(name).str(), ids.at(value)});
+      continue;
     }
     if (auto update = dyn_cast<AdamWOp>(op)) {
       // The gradient adamw reads lives in the grads region, beside its
@@ -162,23 +266,80 @@ FailureOr<StepPlan> planStep(ModelOp model, StepOp step) {
       PlannedBuffer &grad = plan.buffers[ids.at(update.getGrad())];
       grad.region = Region::Grads;
       grad.offset = paramOffset.lookup(param.getName());
-      if (adamw.inputs.empty())
-        adamw.inputs.push_back(ids.at(update.getScale()));
-      ++adamwCount;
+      if (adamwCount++ == 0) {
+        auto [file, line] = specLine(op->getLoc());
+        adamw.file = file;
+        adamw.line = line;
+        adamw.inputs = {wholeRegion(0), wholeRegion(1), wholeRegion(2),
+                        wholeRegion(3), ids.at(update.getScale())};
+      }
       continue;
     }
-    if (isa<TokensOp, OrderOp, TimeOp, ParamOp, StepReturnOp>(op))
+    if (isa<TokensOp, OrderOp, TimeOp, ParamOp>(op))
       continue;
-    KernelInstance kernel{kernelName(op), kernelParams(op, heads), {}, {}};
-    for (Value operand : op->getOperands())
-      kernel.inputs.push_back(ids.at(operand));
-    for (Value result : op->getResults())
+    KernelInstance kernel;
+    kernel.kernel = kernelName(op);
+    kernel.params = kernelParams(op, heads);
+    kernel.request.kernel = kernel.kernel;
+    kernel.request.attrs = config;
+    if (size_t at = kernel.params.find("mask="); at != std::string::npos)
+      kernel.request.attrs["mask"] =
+          kernel.params.substr(at + 5, kernel.params.find(' ', at) - at - 5);
+    auto [file, line] = specLine(op->getLoc());
+    kernel.file = file;
+    kernel.line = line;
+    if (isa<ClipScaleOp>(op)) {
+      // All the grads at once: they are the grads region.
+      kernel.inputs.push_back(wholeRegion(1));
+      kernel.request.inputs.push_back(regionInfo());
+    } else {
+      for (Value operand : op->getOperands()) {
+        kernel.inputs.push_back(ids.at(operand));
+        kernel.request.inputs.push_back(tensorInfo(operand.getType()));
+      }
+    }
+    if (isa<MaskOp>(op)) {
+      // The uniforms of this mask, drawn by the host.
+      Value x = op->getOperand(0);
+      FailureOr<std::pair<int64_t, bool>> size = sizeOf(x);
+      const int u = addBuffer("host.mask_uniforms", typeString(x.getType()),
+                              Region::Arena, size->first, true, 0, i);
+      plan.hostInputs.push_back({"mask_uniforms", u});
+      kernel.inputs.push_back(u);
+      kernel.request.inputs.push_back(
+          kernels::TensorInfo{false, tensorInfo(x.getType()).shape});
+    }
+    for (Value result : op->getResults()) {
       kernel.outputs.push_back(ids.at(result));
+      kernel.request.outputs.push_back(tensorInfo(result.getType()));
+    }
     plan.kernels.push_back(std::move(kernel));
+    KernelInstance &k = plan.kernels.back();
+    std::string error;
+    std::optional<kernels::Lowered> lowered = kernels::lowerKernel(k.request, &error);
+    if (!lowered)
+      return op->emitOpError() << "cannot be lowered to CUDA: " << error;
+    k.lowered = std::move(*lowered);
+    for (const kernels::Scratch &s : k.lowered.scratch)
+      k.scratch.push_back(addBuffer("scratch", "scratch", s.perRow ? Region::Arena : Region::Fixed,
+                                    s.bytes, s.perRow, i, i));
   }
   if (adamwCount) {
     adamw.params = "tensors=" + std::to_string(adamwCount) +
                    " bytes=" + std::to_string(plan.paramBytes);
+    adamw.request.kernel = "adamw";
+    for (int r = 0; r < 4; ++r)
+      adamw.request.inputs.push_back(regionInfo());
+    adamw.request.inputs.push_back(kernels::TensorInfo{false, {}});
+    std::string error;
+    std::optional<kernels::Lowered> lowered =
+        kernels::lowerKernel(adamw.request, &error);
+    if (!lowered)
+      return step.emitOpError() << "adamw cannot be lowered to CUDA: " << error;
+    adamw.lowered = std::move(*lowered);
+    for (const kernels::Scratch &s : adamw.lowered.scratch)
+      adamw.scratch.push_back(addBuffer("scratch", "scratch", s.perRow ? Region::Arena : Region::Fixed,
+                                        s.bytes, s.perRow, end, end));
     plan.kernels.push_back(adamw);
   }
 
@@ -194,6 +355,18 @@ FailureOr<StepPlan> planStep(ModelOp model, StepOp step) {
   plan.arenaRowBytes = firstFit(plan.buffers, rows);
   plan.arenaFixedBytes = firstFit(plan.buffers, fixed);
   return plan;
+}
+
+const char *regionName(Region region) {
+  switch (region) {
+  case Region::Params: return "params";
+  case Region::Grads: return "grads";
+  case Region::Arena: return "arena";
+  case Region::Fixed: return "fixed";
+  case Region::AdamM: return "adam_m";
+  case Region::AdamV: return "adam_v";
+  }
+  return "?";
 }
 
 std::string checkPlan(const StepPlan &plan) {
@@ -220,6 +393,12 @@ std::string checkPlan(const StepPlan &plan) {
 }
 
 void printKernels(const StepPlan &plan, llvm::raw_ostream &os) {
+  // A whole region reads as @grads, a buffer as %id.
+  auto name = [&](int id) {
+    const PlannedBuffer &b = plan.buffers[id];
+    return b.producer == "region" ? std::string("@") + regionName(b.region)
+                                  : "%" + std::to_string(id);
+  };
   os << "step " << plan.step << ": " << plan.kernels.size()
      << " kernel instances\n";
   for (const KernelInstance &k : plan.kernels) {
@@ -228,11 +407,19 @@ void printKernels(const StepPlan &plan, llvm::raw_ostream &os) {
       os << " [" << k.params << "]";
     os << " (";
     for (size_t i = 0; i < k.inputs.size(); ++i)
-      os << (i ? ", " : "") << "%" << k.inputs[i];
+      os << (i ? ", " : "") << name(k.inputs[i]);
     os << ") -> (";
     for (size_t i = 0; i < k.outputs.size(); ++i)
-      os << (i ? ", " : "") << "%" << k.outputs[i];
-    os << ")\n";
+      os << (i ? ", " : "") << name(k.outputs[i]);
+    os << ")";
+    if (!k.scratch.empty()) {
+      os << " scratch (";
+      for (size_t i = 0; i < k.scratch.size(); ++i)
+        os << (i ? ", " : "") << name(k.scratch[i]);
+      os << ")";
+    }
+    os << " " << k.lowered.launches.size() << " launch"
+       << (k.lowered.launches.size() == 1 ? "" : "es") << "\n";
   }
 }
 
@@ -245,10 +432,9 @@ void printPlan(const StepPlan &plan, llvm::raw_ostream &os) {
   const std::string problem = checkPlan(plan);
   os << "  check: " << (problem.empty() ? "no live buffers overlap" : problem)
      << "\n";
-  static const char *names[] = {"params", "grads", "arena", "fixed"};
   for (const PlannedBuffer &b : plan.buffers) {
     os << "  %" << b.id << " " << b.producer << " " << b.type << " "
-       << names[static_cast<int>(b.region)] << " +" << b.offset << " "
+       << regionName(b.region) << " +" << b.offset << " "
        << b.bytes << (b.perRow ? " per row" : "") << " live " << b.first
        << ".." << b.last << "\n";
   }

@@ -22,9 +22,16 @@
 //   the instruction that writes it to the last one that reads it (step
 //   outputs to the end), and takes the lowest 256-byte-aligned gap among the
 //   buffers live then. Scalars (loss, clip scale) sit in a small fixed part.
+// Besides the step's own values the plan holds: each kernel's scratch
+// (codegen/kernels: an attention backward's row statistics), live only
+// during that kernel; the uniforms each `mask` reads, written by the host
+// before the step like `tokens`, `order` and `time` (so live from the
+// start); and one whole-region buffer per region for the kernels that walk
+// a region (clip_scale reads all grads; adamw updates params, m and v).
 // Buffers are f32 for now; bf16 storage halves the activations later.
 #pragma once
 
+#include "codegen/kernels/KernelLibrary.h"
 #include "dialect/AoarmOps.h"
 
 #include "mlir/Support/LogicalResult.h"
@@ -36,7 +43,10 @@
 
 namespace aoarm {
 
-enum class Region { Params, Grads, Arena, Fixed };
+enum class Region { Params, Grads, Arena, Fixed, AdamM, AdamV };
+
+/// "params", "grads", "arena", "fixed", "adam_m", "adam_v".
+const char *regionName(Region region);
 
 /// One tensor of a step and its place.
 struct PlannedBuffer {
@@ -50,12 +60,25 @@ struct PlannedBuffer {
   int first = 0, last = 0;  // live over instructions [first, last]
 };
 
-/// One kernel launch of a step.
+/// One kernel instance of a step.
 struct KernelInstance {
   std::string kernel;       // template: "linear", "rope_attention", "vjp.linear", "adamw"
   std::string params;       // static parameters, e.g. "mask=causal heads=4"
   std::vector<int> inputs;  // buffer ids
   std::vector<int> outputs; // buffer ids
+  std::vector<int> scratch; // buffer ids of lowered.scratch
+  /// What the kernel library made of it: its launches.
+  kernels::KernelRequest request;
+  kernels::Lowered lowered;
+  /// The spec line of the op (for `#line` in the CUDA source).
+  std::string file;
+  int line = 0;
+};
+
+/// A buffer the host writes before each run of the step.
+struct HostInput {
+  std::string kind; // "tokens", "order", "time", "mask_uniforms"
+  int buffer = 0;
 };
 
 struct StepPlan {
@@ -66,10 +89,15 @@ struct StepPlan {
   int64_t arenaRowBytes = 0;  // the arena's per-row peak
   int64_t arenaFixedBytes = 0;
   int64_t unplannedRowBytes = 0; // sum of per-row arena buffers (no reuse)
+  /// In program order; the k-th mask_uniforms is the k-th `mask`'s draw.
+  std::vector<HostInput> hostInputs;
+  /// The step's named outputs.
+  std::vector<std::pair<std::string, int>> outputs;
 };
 
 /// Lowers and plans `step`, a step of `model`. Fails (with an error on the
-/// op) for a value without a static shape but for the batch.
+/// op) for a value without a static shape but for the batch, or an op the
+/// kernel library cannot lower.
 mlir::FailureOr<StepPlan> planStep(ModelOp model, StepOp step);
 
 /// Checks a plan: no two arena buffers live at the same time overlap, and

@@ -488,10 +488,13 @@ json BundleManifest::toJson() const {
   json compilerJson = {{"aoarmc_version", compiler.aoarmcVersion}};
   if (compiler.arch)
     compilerJson["arch"] = *compiler.arch;
-  return {{"format", "aoarm-bundle"}, {"version", kBundleFormatVersion},
-          {"model", model},           {"config", configJson},
-          {"params", paramsJson},     {"functions", functionsJson},
-          {"compiler", compilerJson}};
+  json manifest = {{"format", "aoarm-bundle"}, {"version", kBundleFormatVersion},
+                   {"model", model},           {"config", configJson},
+                   {"params", paramsJson},     {"functions", functionsJson},
+                   {"compiler", compilerJson}};
+  if (!gpu.is_null())
+    manifest["gpu"] = gpu;
+  return manifest;
 }
 
 namespace {
@@ -499,7 +502,8 @@ namespace {
 StatusOr<BundleManifest> manifestFromJson(const json &object) {
   AOARM_RETURN_IF_ERROR(checkKeys(object, "",
                                   {"format", "version", "model", "config",
-                                   "params", "functions", "compiler"}));
+                                   "params", "functions", "compiler"},
+                                  {"gpu"}));
   BundleManifest manifest;
   const json &format = object.at("format");
   if (format != "aoarm-bundle")
@@ -588,6 +592,12 @@ StatusOr<BundleManifest> manifestFromJson(const json &object) {
                             "without spaces (e.g. \"sm_90\"), got {}",
                             describe(arch));
     manifest.compiler.arch = arch.get<std::string>();
+  }
+  if (object.contains("gpu")) {
+    if (!object.at("gpu").is_object())
+      return Status::errorf("gpu must be an object, got {}",
+                            describe(object.at("gpu")));
+    manifest.gpu = object.at("gpu");
   }
   return manifest;
 }
@@ -1033,6 +1043,30 @@ std::string describeBundle(const Bundle &bundle,
       rows.push_back({"  output", value.name, dtypeName(value.dtype),
                       formatShape(value.shape)});
     appendTable(out, rows, {false, false, false, false});
+  }
+
+  if (manifest.gpu.is_object()) {
+    const json &gpu = manifest.gpu;
+    const json kernels = gpu.value("kernels", json::array());
+    out += fmt::format("GPU program: arch {}, {} kernel{}\n",
+                       gpu.value("arch", std::string("?")), kernels.size(),
+                       kernels.size() == 1 ? "" : "s");
+    rows = {{"function", "launches", "arena bytes"}};
+    const json functions = gpu.value("functions", json::object());
+    for (const auto &item : functions.items())
+      rows.push_back(
+          {item.key(),
+           std::to_string(item.value().value("launches", json::array()).size()),
+           fmt::format("B x {} + {}",
+                       item.value().value("arena_row_bytes", int64_t(0)),
+                       item.value().value("arena_fixed_bytes", int64_t(0)))});
+    appendTable(out, rows, {false, true, false});
+    rows = {{"kernel", "block", "device function"}};
+    for (const json &k : kernels)
+      rows.push_back({k.value("name", std::string("?")),
+                      std::to_string(k.value("block", 0)),
+                      k.value("call", std::string("?"))});
+    appendTable(out, rows, {false, true, false});
   }
 
   out += fmt::format("sections: {}\n", table.size());

@@ -34,7 +34,9 @@ namespace aoarm {
 /// The first 8 bytes of every bundle.
 inline constexpr std::string_view kBundleMagic = "AOARMBND";
 /// The format version this runtime reads and writes.
-inline constexpr uint32_t kBundleFormatVersion = 1;
+/// Version 2 added the GPU program (manifest "gpu", sections cubin, ptx
+/// and cuda_source); version 1 bundles are refused with "recompile".
+inline constexpr uint32_t kBundleFormatVersion = 2;
 /// Magic, u32 version, u32 section count.
 inline constexpr uint64_t kBundleHeaderSize = 16;
 /// One section table entry: name[16], u64 offset, u64 size, SHA-256[32].
@@ -158,6 +160,11 @@ struct BundleManifest {
   /// Keys are identifiers.
   std::map<std::string, FunctionSpec> functions;
   CompilerInfo compiler;
+  /// The GPU program (docs/bundle.md): the kernel table and each function's
+  /// launch plan, or null for a bundle without GPU code. Like a function's
+  /// program, its format belongs to its executor (runtime/cuda/GpuProgram.h)
+  /// and the bundle only checks that it is an object.
+  nlohmann::json gpu;
 
   /// The whole manifest, with "format" and "version" filled in.
   nlohmann::json toJson() const;

@@ -128,7 +128,7 @@ std::string assemble(const std::vector<RawSection> &sections) {
   }
   std::string bytes(end, '\0');
   std::memcpy(bytes.data(), "AOARMBND", 8);
-  setU32(bytes, 8, 1);
+  setU32(bytes, 8, kBundleFormatVersion);
   setU32(bytes, 12, static_cast<uint32_t>(count));
   for (size_t i = 0; i < count; ++i) {
     const RawSection &section = sections[i];
@@ -202,7 +202,7 @@ TEST(BundleTest, WriterFollowsTheDocumentedLayout) {
                              {"ptx", bundle.sections["ptx"]}}));
   // Little-endian fields at fixed places.
   EXPECT_EQ(bytes.substr(0, 8), "AOARMBND");
-  EXPECT_EQ(bytes.substr(8, 8), std::string("\x01\0\0\0\x03\0\0\0", 8));
+  EXPECT_EQ(bytes.substr(8, 8), std::string("\x02\0\0\0\x03\0\0\0", 8));
   EXPECT_EQ(bytes.substr(entryAt(0), 16),
             std::string("manifest\0\0\0\0\0\0\0\0", 16));
   // 16 + 3 * 64 + 32 = 240, aligned up to 256.
@@ -276,7 +276,7 @@ TEST(BundleTest, RefusesAnotherVersion) {
   std::string bytes = serialized(makeBundle());
   setU32(bytes, 8, 7);
   EXPECT_EQ(expectError(parseBundle(bytes, "x.aoarm")),
-            "x.aoarm: bundle format version 7, this aoarm reads version 1; "
+            "x.aoarm: bundle format version 7, this aoarm reads version 2; "
             "recompile with this aoarmc");
 }
 
@@ -471,12 +471,14 @@ TEST(BundleTest, RefusesSchemaErrorsWithTheirJsonPath) {
        "the top level must be an object, got an array"},
       {"unknown key", [](json &m) { m["extra"] = 1; },
        "extra is not a known key (expected format, version, model, config, "
-       "params, functions, compiler)"},
+       "params, functions, compiler, gpu)"},
+      {"gpu not an object", [](json &m) { m["gpu"] = 3; },
+       "gpu must be an object, got 3"},
       {"missing key", [](json &m) { m.erase("model"); }, "model is missing"},
       {"format", [](json &m) { m["format"] = "zip"; },
        "format must be \"aoarm-bundle\", got \"zip\""},
-      {"version", [](json &m) { m["version"] = 2; },
-       "version must be 1 (the bundle format version), got 2"},
+      {"version", [](json &m) { m["version"] = 1; },
+       "version must be 2 (the bundle format version), got 1"},
       {"model", [](json &m) { m["model"] = "a b"; },
        "model must be a non-empty string of printable characters without "
        "spaces, got \"a b\""},
@@ -656,7 +658,7 @@ TEST(BundleTest, DescribesTheBundle) {
   ASSERT_TRUE(parsed.isOk()) << parsed.status().message();
   std::string summary = describeBundle(*parsed, table, "tiny.aoarm");
   for (const char *expected : {
-           "tiny.aoarm: aoarm bundle, format version 1\n",
+           "tiny.aoarm: aoarm bundle, format version 2\n",
            "model: tiny\n",
            "compiler: aoarmc 0.1.0, arch sm_90\n",
            "config: 3 keys\n",

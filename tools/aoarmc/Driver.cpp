@@ -4,8 +4,12 @@
 #include "dialect/ModelSummary.h"
 #include "passes/Passes.h"
 
+#include "codegen/GpuModule.h"
 #include "codegen/MemoryPlan.h"
 #include "codegen/ProgramExport.h"
+#ifdef AOARM_HAVE_NVRTC
+#include "codegen/Nvrtc.h"
+#endif
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -39,10 +43,63 @@ const std::vector<std::pair<std::string, std::string>> &emitStages() {
       {"plan", "each fused step's memory: params, grads and optimizer "
                "regions, the arena per batch row from liveness, every "
                "buffer's offset"},
+      {"cuda", "the CUDA C++ of the bundle: the kernel library and one "
+               "wrapper per distinct launch (what NVRTC compiles)"},
       {"bundle", "the bundle the runtime runs (binary; needs -o FILE)"},
   };
   return stages;
 }
+
+namespace {
+
+/// Runs aoarm-fuse on a copy of `module` (bundles keep the unfused steps for
+/// the CPU reference) and builds the GPU program of the copy.
+FailureOr<GpuProgram> gpuProgramOf(ModuleOp module) {
+  OwningOpRef<ModuleOp> fused = module.clone();
+  PassManager pm(module.getContext());
+  buildFusionPipeline(pm);
+  if (failed(pm.run(*fused)))
+    return failure();
+  return buildGpuProgram(*fused->getOps<ModelOp>().begin());
+}
+
+/// Adds the GPU program to `bundle`: the manifest's "gpu", the CUDA source
+/// and, when aoarmc has NVRTC, the cubin and PTX for `arch`.
+LogicalResult addGpuProgram(ModuleOp module, const std::string &arch,
+                            const std::string &unitName, Bundle &bundle) {
+  FailureOr<GpuProgram> gpu = gpuProgramOf(module);
+  if (failed(gpu))
+    return failure();
+  gpu->manifest["arch"] = arch;
+  bundle.manifest.gpu = std::move(gpu->manifest);
+  bundle.sections[std::string(kCudaSourceSection)] = gpu->source;
+#ifdef AOARM_HAVE_NVRTC
+  NvrtcOptions nvrtc;
+  nvrtc.arch = arch;
+  std::optional<KernelCache> cache;
+  if (std::optional<std::string> dir = KernelCache::defaultDirectory())
+    cache.emplace(*dir);
+  StatusOr<CachedCompile> compiled = compileCudaCached(
+      gpu->source, unitName, nvrtc, cache ? &*cache : nullptr);
+  if (!compiled) {
+    fmt::print(stderr, "aoarmc: error: {}\n", compiled.status().message());
+    return failure();
+  }
+  if (!compiled->note.empty())
+    fmt::print(stderr, "aoarmc: note: {}\n", compiled->note);
+  bundle.sections[std::string(kCubinSection)] = compiled->kernels.cubin;
+  bundle.sections[std::string(kPtxSection)] = compiled->kernels.ptx;
+  bundle.manifest.compiler.arch = arch;
+#else
+  fmt::print(stderr,
+             "aoarmc: warning: built without the CUDA toolkit (NVRTC): the "
+             "bundle carries the CUDA source but no cubin or PTX, so it runs "
+             "on the CPU only\n");
+#endif
+  return success();
+}
+
+} // namespace
 
 int compile(const CompileOptions &options) {
   MLIRContext context;
@@ -78,7 +135,7 @@ int compile(const CompileOptions &options) {
     if (options.emit != "mlir" && options.emit != "summary")
       buildSynthesisPipeline(pm);
     if (options.emit == "fused" || options.emit == "kernels" ||
-        options.emit == "plan")
+        options.emit == "plan" || options.emit == "cuda")
       buildFusionPipeline(pm);
     if (failed(pm.run(*module)))
       return 1;
@@ -100,6 +157,11 @@ int compile(const CompileOptions &options) {
       return 1;
     Bundle bundle;
     bundle.manifest = std::move(*manifest);
+    if (options.arch != "none") {
+      std::string unit = bundle.manifest.model + ".cu";
+      if (failed(addGpuProgram(*module, options.arch, unit, bundle)))
+        return 1;
+    }
     Status written = writeBundle(options.output, bundle, /*overwrite=*/true);
     if (!written.isOk()) {
       fmt::print(stderr, "aoarmc: error: {}\n", written.message());
@@ -115,7 +177,13 @@ int compile(const CompileOptions &options) {
                options.output, error);
     return 1;
   }
-  if (options.emit == "summary") {
+  if (options.emit == "cuda") {
+    FailureOr<GpuProgram> gpu =
+        buildGpuProgram(*module->getOps<ModelOp>().begin());
+    if (failed(gpu))
+      return 1;
+    output->os() << gpu->source;
+  } else if (options.emit == "summary") {
     if (failed(printModelSummary(*module->getOps<ModelOp>().begin(),
                                  output->os())))
       return 1;

@@ -13,6 +13,9 @@ struct CompileOptions {
   std::vector<std::string> overrides; // --set key=value
   std::string emit;                   // one of emitStages()
   std::string output;                 // "-" for stdout
+  /// The GPU the bundle's kernels are compiled for (sm_90, sm_80, ...), or
+  /// "none" for a bundle without a GPU program (CPU only).
+  std::string arch = "sm_90";
 };
 
 /// The stages `--emit` accepts, with what each shows.

@@ -34,6 +34,14 @@ int main(int argc, char **argv) {
   app.add_option("--emit", options.emit, stageHelp)
       ->check(CLI::IsMember(stageNames));
   app.add_option("-o,--output", options.output, "output file ('-': stdout)");
+  app.add_option("--arch", options.arch,
+                 "GPU architecture of the bundle's kernels (default sm_90; "
+                 "'none': a CPU-only bundle without a GPU program)")
+      ->check([](const std::string &arch) -> std::string {
+        if (arch == "none" || (arch.rfind("sm_", 0) == 0 && arch.size() > 3))
+          return "";
+        return "must be sm_XX (e.g. sm_90, sm_80) or none, got '" + arch + "'";
+      });
   CLI11_PARSE(app, argc, argv);
   if (options.emit.empty())
     options.emit = endsWith(options.output, ".aoarm") ? "bundle"
