@@ -26,6 +26,7 @@ struct EvalCommandOptions {
   int64_t batches = 0;
   int64_t batchSize = 16;
   uint64_t seed = 0;
+  std::string device = "auto";
 };
 
 /// What the loss of a function measures, read from its objective op.
@@ -103,8 +104,26 @@ Status runEval(const EvalCommandOptions &options) {
   evalOptions.batchSize = options.batchSize;
   evalOptions.numBatches = options.batches;
   evalOptions.seed = options.seed;
+  std::string deviceNote;
+  StatusOr<std::unique_ptr<cuda::GpuExecutor>> gpu =
+      openDevice(options.device, options.bundlePath, &deviceNote);
+  if (!gpu)
+    return gpu.status();
+  if (!deviceNote.empty())
+    fmt::print(stderr, "{}\n", deviceNote);
+  if (*gpu) {
+    // Evaluation reads only the weights; the moments go up as zeros.
+    std::vector<float> zeros(executor.numParams(), 0.0f);
+    AOARM_RETURN_IF_ERROR(
+        (*gpu)->upload(executor.params(), zeros.data(), zeros.data()));
+  }
   StatusOr<EvalResult> result =
-      evaluateChunks(executor, function, *chunks, evalOptions);
+      *gpu ? evaluateChunks(
+                 [&](const std::string &f, const cpu::StepInputs &in) {
+                   return (*gpu)->evaluate(f, in);
+                 },
+                 function, *chunks, evalOptions)
+           : evaluateChunks(executor, function, *chunks, evalOptions);
   if (!result)
     return result.status();
 
@@ -147,6 +166,12 @@ void registerEvalCommand(CLI::App &app, Runner &runner) {
   command
       ->add_option("--batches", options->batches,
                    "batches of fixed chunks (0: the whole split)")
+      ->capture_default_str();
+  command
+      ->add_option("--device", options->device,
+                   "auto: the GPU when there is one and the bundle has its "
+                   "kernels, else the CPU (saying why); cpu; cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
   command->add_option("--batch", options->batchSize, "chunks per batch")
       ->capture_default_str();

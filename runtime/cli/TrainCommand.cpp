@@ -178,7 +178,11 @@ void registerTrainCommand(CLI::App &app, Runner &runner) {
                    "is f32)")
       ->check(CLI::IsMember({"f32", "bf16"}))
       ->capture_default_str();
-  command->add_option("--device", options->device, "cpu (the GPU comes later)")
+  command
+      ->add_option("--device", options->device,
+                   "auto: the GPU when there is one and the bundle has its "
+                   "kernels, else the CPU (saying why); cpu; cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
   command
       ->add_option("--stop-after", options->stopAfter,

@@ -305,6 +305,46 @@ StatusOr<EvalResult> evaluateChunks(cpu::Executor<float> &executor,
                                     const std::string &function,
                                     const ChunkReader &chunks,
                                     const EvalOptions &options) {
+  return evaluateChunks(
+      [&](const std::string &f, const cpu::StepInputs &inputs) {
+        return executor.evaluate(f, inputs);
+      },
+      function, chunks, options);
+}
+
+StatusOr<std::unique_ptr<cuda::GpuExecutor>>
+openDevice(const std::string &device, const std::string &bundlePath,
+           std::string *note) {
+  if (device == "cpu")
+    return std::unique_ptr<cuda::GpuExecutor>();
+  if (device != "auto" && device != "cuda")
+    return Status::errorf("--device must be auto, cpu or cuda, got '{}'",
+                          device);
+  const cuda::Probe probe = cuda::probe();
+  if (probe.availability != cuda::Availability::Available) {
+    if (device == "cuda")
+      return Status::errorf("--device cuda: {}", probe.message);
+    *note = cuda::cpuFallbackMessage(probe);
+    return std::unique_ptr<cuda::GpuExecutor>();
+  }
+  StatusOr<Bundle> bundle = readBundle(bundlePath);
+  if (!bundle)
+    return bundle.status();
+  const bool hasKernels =
+      bundle->manifest.gpu.is_object() &&
+      (bundle->sections.count(std::string(kCubinSection)) ||
+       bundle->sections.count(std::string(kPtxSection)));
+  if (!hasKernels && device == "auto") {
+    *note = bundlePath + " has no compiled GPU kernels, using --device cpu";
+    return std::unique_ptr<cuda::GpuExecutor>();
+  }
+  return cuda::GpuExecutor::create(*bundle, bundlePath);
+}
+
+StatusOr<EvalResult> evaluateChunks(const EvaluateFn &evaluate,
+                                    const std::string &function,
+                                    const ChunkReader &chunks,
+                                    const EvalOptions &options) {
   if (options.batchSize <= 0)
     return Status::errorf("evaluation batch size must be positive, got {}",
                           options.batchSize);
@@ -337,7 +377,7 @@ StatusOr<EvalResult> evaluateChunks(cpu::Executor<float> &executor,
     inputs.step = kEvalStreamStep;
     inputs.rowOffset = static_cast<uint32_t>(first);
     inputs.times = times.data();
-    StatusOr<cpu::RunResult> run = executor.evaluate(function, inputs);
+    StatusOr<cpu::RunResult> run = evaluate(function, inputs);
     if (!run)
       return run.status().withContext(
           fmt::format("evaluation batch {}", batchIndex));
@@ -389,10 +429,6 @@ namespace {
 /// A fresh run (resume == nullptr) or the rest of a resumed one.
 StatusOr<TrainResult> runTraining(const TrainOptions &options,
                                   const ResumeState *resume) {
-  if (options.device != "cpu")
-    return Status::errorf("--device {}: only the CPU reference executor runs "
-                          "training so far; use --device cpu",
-                          options.device);
   if (options.steps <= 0 || options.batchSize <= 0 || options.warmup < 0 ||
       options.evalEvery < 0 || options.evalBatches <= 0)
     return Status::errorf("--steps, --batch and --eval-batches must be "
@@ -436,6 +472,15 @@ StatusOr<TrainResult> runTraining(const TrainOptions &options,
   if (seqLen <= 0)
     return Status::errorf("{}: train_step reads no token batch",
                           options.bundlePath);
+  // The device, opened before the run directory is touched.
+  std::string deviceNote;
+  StatusOr<std::unique_ptr<cuda::GpuExecutor>> opened =
+      openDevice(options.device, options.bundlePath, &deviceNote);
+  if (!opened)
+    return opened.status();
+  std::unique_ptr<cuda::GpuExecutor> gpu = std::move(*opened);
+  if (!deviceNote.empty() && options.progress)
+    fmt::print(stderr, "{}\n", deviceNote);
 
   StatusOr<Corpus> corpus = Corpus::load(options.dataPath);
   if (!corpus) {
@@ -510,6 +555,14 @@ StatusOr<TrainResult> runTraining(const TrainOptions &options,
 
   if (!resume)
     executor.initParams(options.seed);
+  // The GPU starts from the host's weights and optimizer state (fresh or
+  // resumed), which come back before every checkpoint.
+  if (gpu)
+    AOARM_RETURN_IF_ERROR(gpu->upload(executor.params(),
+                                      executor.adamM().data(),
+                                      executor.adamV().data()));
+  const std::string deviceName = gpu ? "cuda (" + gpu->device().name() + ")"
+                                     : std::string("cpu");
   const cpu::RunSettings &opt = options.optimizer;
   // The manifest's config keeps integers as integers.
   LogLine config = LogLine::object();
@@ -588,6 +641,7 @@ StatusOr<TrainResult> runTraining(const TrainOptions &options,
                    {"model", manifest.model},
                    {"config", config},
                    {"params", executor.numParams()},
+                   {"device", deviceName},
                    {"data", options.dataPath},
                    {"train_tokens", corpus->split(Split::Train).size},
                    {"settings", settingsLine}}));
@@ -625,7 +679,9 @@ StatusOr<TrainResult> runTraining(const TrainOptions &options,
     inputs.seqLen = batch.seqLen;
     inputs.seed = options.seed;
     inputs.step = static_cast<uint32_t>(step);
-    StatusOr<cpu::RunResult> run = executor.run("train_step", inputs, settings);
+    StatusOr<cpu::RunResult> run =
+        gpu ? gpu->run("train_step", inputs, settings)
+            : executor.run("train_step", inputs, settings);
     if (!run)
       return run.status().withContext(fmt::format("step {}", step));
     const double seconds =
@@ -675,7 +731,13 @@ StatusOr<TrainResult> runTraining(const TrainOptions &options,
       evalOptions.seed = options.evalSeed;
       const auto evalStart = Clock::now();
       StatusOr<EvalResult> eval =
-          evaluateChunks(executor, evalFunction, *validChunks, evalOptions);
+          gpu ? evaluateChunks(
+                    [&](const std::string &f, const cpu::StepInputs &in) {
+                      return gpu->evaluate(f, in);
+                    },
+                    evalFunction, *validChunks, evalOptions)
+              : evaluateChunks(executor, evalFunction, *validChunks,
+                               evalOptions);
       if (!eval)
         return eval.status().withContext(fmt::format("step {}", step));
       const double evalSeconds =
@@ -702,6 +764,13 @@ StatusOr<TrainResult> runTraining(const TrainOptions &options,
         (ckptEvery > 0 && step % ckptEvery == 0) || step == lastStep;
     if (ckptNow) {
       const auto ckptStart = Clock::now();
+      if (gpu) {
+        // The checkpoint is written from the host's copy.
+        std::vector<float> m(executor.numParams()), v(executor.numParams());
+        AOARM_RETURN_IF_ERROR(gpu->download(executor.params(), m.data(),
+                                            v.data()));
+        AOARM_RETURN_IF_ERROR(executor.setAdamState(std::move(m), std::move(v)));
+      }
       TrainerState state;
       state.step = step;
       state.seed = options.seed;

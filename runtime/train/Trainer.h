@@ -34,10 +34,13 @@
 #include "runtime/bundle/Bundle.h"
 #include "runtime/checkpoint/Safetensors.h"
 #include "runtime/cpu/Executor.h"
+#include "runtime/cuda/GpuExecutor.h"
 #include "runtime/data/Batches.h"
 #include "runtime/support/Status.h"
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -111,6 +114,27 @@ StatusOr<EvalResult> evaluateChunks(cpu::Executor<float> &executor,
                                     const ChunkReader &chunks,
                                     const EvalOptions &options);
 
+/// Runs one evaluation batch on some device (the CPU executor's or the GPU
+/// executor's evaluate).
+using EvaluateFn = std::function<StatusOr<cpu::RunResult>(
+    const std::string &function, const cpu::StepInputs &inputs)>;
+
+/// evaluateChunks on any device.
+StatusOr<EvalResult> evaluateChunks(const EvaluateFn &evaluate,
+                                    const std::string &function,
+                                    const ChunkReader &chunks,
+                                    const EvalOptions &options);
+
+/// The device a run asked for (--device auto|cpu|cuda), opened: a GPU
+/// executor for the bundle at `bundlePath`, or nullptr for the CPU. "auto"
+/// takes the GPU when there is one and the bundle has compiled kernels,
+/// and otherwise sets *note to the one line that says why the CPU runs
+/// (e.g. "no CUDA driver found (...), using --device cpu"); "cuda" refuses
+/// to run without them.
+StatusOr<std::unique_ptr<cuda::GpuExecutor>>
+openDevice(const std::string &device, const std::string &bundlePath,
+           std::string *note);
+
 /// `aoarm train`'s settings.
 struct TrainOptions {
   std::string bundlePath;
@@ -126,7 +150,8 @@ struct TrainOptions {
   uint64_t seed = 0;
   /// Seeds the evaluation draws; fixed by default so runs compare.
   uint64_t evalSeed = 0;
-  std::string device = "cpu";
+  /// auto (the GPU when there is one), cpu or cuda.
+  std::string device = "auto";
   /// Reuse a non-empty run directory (its log.jsonl is replaced).
   bool force = false;
   /// AdamW and clipping (lr and the step come from the schedule).

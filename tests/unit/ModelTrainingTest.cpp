@@ -65,6 +65,7 @@ TEST_P(ModelTraining, ValidationBitsFallBelowTheUnigramCode) {
           .isOk());
 
   TrainOptions options;
+  options.device = "cpu"; // the CPU reference, also where a GPU is
   options.bundlePath = std::string(AOARM_TEST_BUNDLES) + "/" + GetParam() +
                        "-small.aoarm";
   options.dataPath = (dir / "corpus.txt").string();

@@ -117,6 +117,7 @@ struct Fixture {
   /// 24 steps, validation and checkpoints every 8.
   TrainOptions options(const std::string &run) const {
     TrainOptions o;
+    o.device = "cpu"; // the CPU reference, also where a GPU is
     o.bundlePath = bundlePath(model);
     o.dataPath = corpus;
     o.runDir = dir.file(run);

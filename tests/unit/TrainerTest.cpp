@@ -31,7 +31,7 @@ namespace fs = std::filesystem;
 /// Writes `model` as a bundle whose train_step is its program.
 void writeTestBundle(const TestModel &model, const std::string &path) {
   json manifest = {
-      {"format", "aoarm-bundle"}, {"version", 1},
+      {"format", "aoarm-bundle"}, {"version", 2},
       {"model", "tiny"},          {"config", json::object()},
       {"params", json::array()},  {"compiler", {{"aoarmc_version", "test"}}}};
   for (const auto &[key, value] : model.desc.config) {
@@ -104,6 +104,7 @@ struct Fixture {
   }
   TrainOptions options(const std::string &run) const {
     TrainOptions o;
+    o.device = "cpu"; // the CPU reference, also where a GPU is
     o.bundlePath = bundle;
     o.dataPath = corpus;
     o.runDir = dir.file(run);
@@ -339,12 +340,22 @@ TEST(Trainer, WritesCheckpointsThatReproduceValidation) {
 TEST(Trainer, RefusesBadOptions) {
   Fixture f;
   TrainOptions o = f.options("bad");
-  o.device = "cuda";
+  o.device = "tpu";
   StatusOr<TrainResult> r = train(o);
   ASSERT_FALSE(r.isOk());
-  EXPECT_EQ(r.status().message(),
-            "--device cuda: only the CPU reference executor runs training so "
-            "far; use --device cpu");
+  EXPECT_EQ(r.status().message(), "--device must be auto, cpu or cuda, got "
+                                  "'tpu'");
+  EXPECT_FALSE(fs::exists(o.runDir));
+  // Without a GPU, --device cuda says why and trains nothing (with one,
+  // the GPU tests cover it).
+  const cuda::Probe probe = cuda::probe();
+  if (probe.availability != cuda::Availability::Available) {
+    o.device = "cuda";
+    r = train(o);
+    ASSERT_FALSE(r.isOk());
+    EXPECT_EQ(r.status().message(), "--device cuda: " + probe.message);
+    EXPECT_FALSE(fs::exists(o.runDir));
+  }
   o = f.options("bad");
   o.bundlePath = f.corpus; // not a bundle
   r = train(o);
