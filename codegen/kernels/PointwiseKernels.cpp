@@ -216,8 +216,8 @@ private:
   /// `partialScratch`, col_sum_final finishes.
   void columnSum(Lowered &l, int64_t rows, int64_t d, Launch partial,
                  int partialScratch, int outIndex) const {
-    partial.grid[0] = staticDim(d, kColWidth);
-    partial.grid[1] = batchDim(rows, kColChunk);
+    partial.grid[0] = batchDim(rows, kColChunk);
+    partial.grid[1] = staticDim(d, kColWidth);
     l.launches.push_back(std::move(partial));
     l.launches.push_back(launch(call("col_sum_final", {num(rows), num(d)}),
                                 {scratch(partialScratch), out(outIndex), batch()},

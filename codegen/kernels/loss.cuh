@@ -102,24 +102,25 @@ __device__ __forceinline__ int block_scan(int value, int *buf) {
 
 // Column sums over the N = ROWS * B rows of an [N, D] tensor, without
 // atomics, in two launches:
-//   partial: block (x, y) covers columns [32x, 32x + 32) and rows
-//            [COL_CHUNK y, COL_CHUNK (y + 1)): thread (lane = tid / 32,
-//            c = tid % 32) adds 4 consecutive rows of column 32x + c, then
-//            lane 0 adds the 8 lanes in order into partial[y, col];
-//            grid (ceil(D / 32), ceil(N / COL_CHUNK));
+//   partial: block (x, y) covers rows [COL_CHUNK x, COL_CHUNK (x + 1))
+//            and columns [32y, 32y + 32): thread (lane = tid / 32,
+//            c = tid % 32) adds 4 consecutive rows of column 32y + c, then
+//            lane 0 adds the 8 lanes in order into partial[x, col];
+//            grid (ceil(N / COL_CHUNK), ceil(D / 32)) (the batch-sized
+//            dimension in x, which has no 65535 limit);
 //   final:   one thread per column adds partial[0..chunks, col] in order;
 //            grid ceil(D / 256).
 constexpr int COL_CHUNK = 32;
 
-/// Writes partial[blockIdx.y * D + col] = sum over the block's rows of
+/// Writes partial[blockIdx.x * D + col] = sum over the block's rows of
 /// term(row, col), in double. Every thread of the block must call it.
 template <long long ROWS, long long D, typename Term>
 __device__ __forceinline__ void col_partial(Term term, double *partial,
                                             int B) {
   __shared__ double lanes[8][32];
   const int tid = (int)threadIdx.x, c = tid & 31, lane = tid >> 5;
-  const long long col = (long long)blockIdx.x * 32 + c;
-  const long long chunk = blockIdx.y;
+  const long long chunk = blockIdx.x;
+  const long long col = (long long)blockIdx.y * 32 + c;
   const long long rows = ROWS * B;
   double acc = 0.0;
   if (col < D)

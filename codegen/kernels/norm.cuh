@@ -104,8 +104,8 @@ __device__ void rmsnorm_vjp_rows(const float *dy, const float *x,
     ((double *)stats)[s.row] = r;
 }
 
-/// Partial column sums of dy * x * r (grid (ceil(D / 32),
-/// ceil(ROWS * B / 32))).
+/// Partial column sums of dy * x * r (grid (ceil(ROWS * B / 32),
+/// ceil(D / 32))).
 template <long long ROWS, long long D>
 __device__ void rmsnorm_dg_partial(const float *dy, const float *x,
                                    float *stats, float *partial, int B) {
@@ -171,7 +171,7 @@ __device__ void layernorm_vjp_rows(const float *dy, const float *x,
 }
 
 /// Partial column sums of dy * (x - mu) * r into pg and of dy into pb
-/// (grid (ceil(D / 32), ceil(ROWS * B / 32))).
+/// (grid (ceil(ROWS * B / 32), ceil(D / 32))).
 template <long long ROWS, long long D>
 __device__ void layernorm_dgdb_partial(const float *dy, const float *x,
                                        float *stats, float *pg, float *pb,

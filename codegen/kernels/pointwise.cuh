@@ -79,7 +79,7 @@ __device__ void broadcast(const float *v, float *y, int B) {
 }
 
 /// vjp.broadcast, first launch: partial column sums of dy [ROWS * B, D]
-/// (grid (ceil(D / 32), ceil(ROWS * B / 32))); col_sum_final finishes dv.
+/// (grid (ceil(ROWS * B / 32), ceil(D / 32))); col_sum_final finishes dv.
 template <long long ROWS, long long D>
 __device__ void broadcast_vjp_partial(const float *dy, float *partial,
                                       int B) {
