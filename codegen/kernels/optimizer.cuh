@@ -8,8 +8,11 @@
 //                 partials[k];
 //   clip_scale:   one block adds the G partials in a fixed order and writes
 //                 s = min(1, max_norm / (sqrt(sum) + 1e-6)).
-// A non-finite norm gives what the reference gives (std::min(1, NaN) = 1,
-// max_norm / inf = 0): the host detects a non-finite step from the loss.
+// A non-finite norm (an inf or NaN gradient) gives s = NaN, and adamw leaves
+// params, m and v untouched when s is not finite: the device-side form of
+// the CPU executor's rule that a non-finite loss or norm must not reach the
+// master weights (a step graph cannot ask the host). The host reads s to
+// report the step as not applied.
 //
 // adamw (RefOps adamwStep, in double per element), with g = grad * scale:
 //   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
@@ -43,20 +46,24 @@ __device__ void clip_scale(float *partials, const StepScalars *scalars,
   s = pw::seg_sum<pw::BLOCK>(s, red);
   if (threadIdx.x == 0) {
     const double ratio = scalars->max_norm / (sqrt(s) + 1e-6);
-    scale[0] = (float)(ratio < 1.0 ? ratio : 1.0); // std::min(1.0, ratio)
+    // s - s is 0 exactly when s is finite (no isfinite in common.cuh).
+    scale[0] = s - s != 0.0 ? __int_as_float(0x7fc00000) // NaN
+                            : (float)(ratio < 1.0 ? ratio : 1.0);
   }
 }
 
-/// Grid ceil(P / 256).
+/// Grid ceil(P / 256). A non-finite scale (clip_scale saw a non-finite
+/// norm) skips the step.
 template <long long P>
 __device__ void adamw(float *param, const float *grad, float *m, float *v,
                       const float *scale, const StepScalars *sc) {
   const long long i = pw::flat_index();
-  if (i >= P)
+  const double s = scale[0];
+  if (i >= P || s - s != 0.0)
     return;
   const double bc1 = 1.0 - pow(sc->beta1, sc->step);
   const double bc2 = 1.0 - pow(sc->beta2, sc->step);
-  const double g = (double)grad[i] * (double)scale[0];
+  const double g = (double)grad[i] * s;
   const double mi = sc->beta1 * (double)m[i] + (1.0 - sc->beta1) * g;
   const double vi = sc->beta2 * (double)v[i] + (1.0 - sc->beta2) * g * g;
   const double mhat = mi / bc1, vhat = vi / bc2;

@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 namespace aoarm::kerneltest {
@@ -342,6 +343,40 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<KernelCase> &info) {
       return info.param.name;
     });
+
+const KernelCase &findCase(const std::string &name) {
+  static const std::vector<KernelCase> cases = pointwiseCases();
+  for (const KernelCase &c : cases)
+    if (c.name == name)
+      return c;
+  static const KernelCase none;
+  ADD_FAILURE() << "no case " << name;
+  return none;
+}
+
+// A non-finite gradient norm must not reach the master weights (as the CPU
+// executor skips adamw): clip_scale gives NaN, and adamw with a non-finite
+// scale leaves params, m and v as they were.
+TEST(PointwiseOptimizer, NonFiniteNormSkipsTheStep) {
+  const StepScalars scalars = optimizerScalars(1.0);
+  for (float bad : {std::numeric_limits<float>::infinity(),
+                    std::numeric_limits<float>::quiet_NaN()}) {
+    const KernelCase &clip = findCase("clip_scale_p3001");
+    std::mt19937 rng(7);
+    std::vector<HostTensor> in = makeInputs(clip, rng), out;
+    in[0].f[1234] = bad;
+    ASSERT_EQ(runEmulated(clip.request, clip.batch, in, out, scalars), "");
+    EXPECT_TRUE(std::isnan(out[0].f[0])) << "scale " << out[0].f[0];
+
+    const KernelCase &step = findCase("adamw_p3001");
+    std::vector<HostTensor> state = makeInputs(step, rng), none;
+    state[4].f[0] = out[0].f[0];
+    const std::vector<HostTensor> before = state;
+    ASSERT_EQ(runEmulated(step.request, step.batch, state, none, scalars), "");
+    for (int i : {0, 2, 3})
+      EXPECT_EQ(state[i].f, before[i].f) << "input " << i;
+  }
+}
 
 TEST(PointwiseLowering, EveryCaseLowersAndEveryTemplateHasCases) {
   std::set<std::string> covered;
