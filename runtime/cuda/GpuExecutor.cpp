@@ -236,7 +236,8 @@ StatusOr<GpuProgram> parseGpuProgram(const BundleManifest &manifest) {
 }
 
 StatusOr<std::unique_ptr<GpuExecutor>>
-GpuExecutor::create(const Bundle &bundle, const std::string &label) {
+GpuExecutor::create(const Bundle &bundle, const std::string &label,
+                    const std::string &driverLibrary) {
   StatusOr<GpuProgram> program = parseGpuProgram(bundle.manifest);
   if (!program)
     return program.status().withContext(label);
@@ -251,7 +252,7 @@ GpuExecutor::create(const Bundle &bundle, const std::string &label) {
   std::unique_ptr<GpuExecutor> self(new GpuExecutor());
   self->label_ = label;
   self->program_ = std::move(*program);
-  StatusOr<std::unique_ptr<Device>> device = Device::open(0);
+  StatusOr<std::unique_ptr<Device>> device = Device::open(0, driverLibrary);
   if (!device)
     return device.status();
   self->device_ = std::move(*device);
@@ -301,6 +302,11 @@ Status GpuExecutor::download(float *params, float *m, float *v) const {
   AOARM_RETURN_IF_ERROR(device_->copyToHost(params, base, bytes));
   AOARM_RETURN_IF_ERROR(device_->copyToHost(m, base + 2 * regionBytes_, bytes));
   return device_->copyToHost(v, base + 3 * regionBytes_, bytes);
+}
+
+Status GpuExecutor::downloadGrads(float *grads) const {
+  return device_->copyToHost(grads, state_->base() + regionBytes_,
+                             static_cast<size_t>(program_.paramBytes));
 }
 
 Status GpuExecutor::ensureArena(int64_t bytes) {
@@ -489,7 +495,8 @@ GpuExecutor::execute(const std::string &function, const cpu::StepInputs &inputs,
     else
       result.tensors[name] = std::vector<double>(host.begin(), host.end());
   }
-  // The clipping factor: the output of clip_scale.
+  // The clipping factor: the output of clip_scale (NaN when it ran none).
+  result.clipScale = std::numeric_limits<double>::quiet_NaN();
   for (const PlannedLaunch &launch : f.launches)
     if (launch.op == "clip_scale" && !launch.args.empty()) {
       for (const BufferRef &ref : launch.args)
@@ -500,10 +507,14 @@ GpuExecutor::execute(const std::string &function, const cpu::StepInputs &inputs,
           result.clipScale = scale;
         }
     }
-  result.updated = settings != nullptr;
+  // clip_scale writes NaN for a non-finite gradient norm, and adamw then
+  // leaves the weights alone (codegen/kernels/optimizer.cuh).
+  result.updated = settings != nullptr && !std::isnan(result.clipScale);
   auto loss = result.outputs.find("loss");
   if (loss != result.outputs.end() && !std::isfinite(loss->second))
     result.nonFinite = "loss";
+  else if (settings && std::isnan(result.clipScale))
+    result.nonFinite = "gradient norm";
   return result;
 }
 

@@ -75,8 +75,10 @@ public:
   /// grads zeroed. `label` (the bundle's path) names it in messages. A
   /// bundle without a GPU program, or without compiled kernels, is refused
   /// saying how to compile one.
+  /// `driverLibrary` is the libcuda to load (tests pass an emulated one).
   static StatusOr<std::unique_ptr<GpuExecutor>>
-  create(const Bundle &bundle, const std::string &label);
+  create(const Bundle &bundle, const std::string &label,
+         const std::string &driverLibrary = kDefaultDriverLibrary);
   ~GpuExecutor();
 
   const Device &device() const { return *device_; }
@@ -86,12 +88,16 @@ public:
   /// GPU, and back.
   Status upload(const float *params, const float *m, const float *v);
   Status download(float *params, float *m, float *v) const;
+  /// The gradients the last train step computed (before clipping, which
+  /// adamw applies), numParams() floats, for parity tests.
+  Status downloadGrads(float *grads) const;
 
   /// Runs a function that updates the parameters (train_step), like
   /// cpu::Executor::run. RunResult::gradNorm is NaN (the kernels do not
-  /// report it); clipScale is read back. A non-finite loss is reported in
-  /// RunResult::nonFinite; unlike the CPU executor, the update has then
-  /// already happened on the GPU.
+  /// report it); clipScale is read back. A non-finite gradient norm makes
+  /// clip_scale NaN and adamw skip the update, as on the CPU
+  /// (RunResult::nonFinite = "gradient norm"); a non-finite loss is
+  /// reported as "loss".
   StatusOr<cpu::RunResult> run(const std::string &function,
                                const cpu::StepInputs &inputs,
                                const cpu::RunSettings &settings);

@@ -32,3 +32,34 @@ foreach(test PointwiseKernelEmuTest DenseKernelEmuTest)
     target_link_libraries(${test} PRIVATE AoarmKernelEmu AoarmRuntime)
   endif()
 endforeach()
+
+# The runtime's CUDA device path on an emulated driver: for each reference
+# model, GenEmuModule compiles the small test bundle's own CUDA source for
+# the host, and EmuDriver.cpp serves it as libcuda
+# (libaoarm-emucuda-<model>.so). StepParityEmuTest drives GpuExecutor on
+# it against the CPU reference. Needs bundles with a GPU program, so the
+# compiler and NVRTC.
+if(AOARM_BUILD_COMPILER AND AOARM_NVRTC_FOUND)
+  add_executable(GenEmuModule cudaemu/GenEmuModule.cpp)
+  target_link_libraries(GenEmuModule PRIVATE AoarmRuntime)
+  set(emu_driver_dir ${CMAKE_CURRENT_BINARY_DIR}/emucuda)
+  foreach(model ar mdlm drope twostream)
+    set(bundle ${AOARM_TEST_BUNDLES}/${model}-small.aoarm)
+    set(module ${emu_driver_dir}/EmuModule-${model}.cpp)
+    add_custom_command(OUTPUT ${module}
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${emu_driver_dir}
+      COMMAND GenEmuModule ${bundle} ${module}
+      DEPENDS GenEmuModule ${bundle}
+      COMMENT "Emitting the ${model} test bundle's CUDA module for the host")
+    add_library(aoarm-emucuda-${model} SHARED cudaemu/EmuDriver.cpp ${module})
+    target_include_directories(aoarm-emucuda-${model} PRIVATE
+                               ${PROJECT_SOURCE_DIR})
+    target_link_libraries(aoarm-emucuda-${model} PRIVATE Threads::Threads)
+    set_source_files_properties(${module} PROPERTIES COMPILE_OPTIONS "-w")
+    set_target_properties(aoarm-emucuda-${model} PROPERTIES
+      LIBRARY_OUTPUT_DIRECTORY ${emu_driver_dir})
+    add_dependencies(StepParityEmuTest aoarm-emucuda-${model})
+  endforeach()
+  target_compile_definitions(StepParityEmuTest PRIVATE
+    AOARM_EMU_DRIVER_DIR="${emu_driver_dir}")
+endif()

@@ -2,8 +2,8 @@
 // library (codegen/kernels/*.cuh) on the CPU, so every kernel is checked
 // against the CPU reference on machines without a GPU (CI).
 //
-// Each CUDA thread of a block is one std::thread; __syncthreads is a barrier
-// over them; blocks run one after another, so `__shared__` (here `static`)
+// Each CUDA thread of a block is one std::thread (from a pool kept across
+// blocks); __syncthreads is a barrier over them; blocks run one after another, so `__shared__` (here `static`)
 // storage is exactly block-shared. A barrier that waits too long (threads of
 // a block that diverged around __syncthreads) aborts with a message instead
 // of hanging the test. What the library may use is listed in common.cuh;
@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -90,28 +91,87 @@ inline Barrier *&currentBarrier() {
   return barrier;
 }
 
+/// The CUDA threads of a block: a pool of std::threads kept across blocks
+/// and launches (creating 256 threads per block would dominate the run
+/// time). Worker i plays thread i of each block that has more than i
+/// threads.
+class ThreadPool {
+public:
+  ~ThreadPool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    start_.notify_all();
+    for (std::thread &t : workers_)
+      t.join();
+  }
+
+  /// Runs `body` on the `block.x * block.y * block.z` threads of block
+  /// `index`, and returns when all of them have.
+  void runBlock(uint3 index, dim3 block, const std::function<void()> &body) {
+    const unsigned threads = block.x * block.y * block.z;
+    while (workers_.size() < threads) {
+      const unsigned id = static_cast<unsigned>(workers_.size());
+      workers_.emplace_back([this, id] { work(id); });
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    body_ = &body;
+    index_ = index;
+    block_ = block;
+    active_ = remaining_ = threads;
+    ++generation_;
+    start_.notify_all();
+    done_.wait(lock, [&] { return remaining_ == 0; });
+  }
+
+private:
+  void work(unsigned id) {
+    unsigned seen = 0;
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      start_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_)
+        return;
+      seen = generation_;
+      if (id >= active_)
+        continue;
+      const std::function<void()> *body = body_;
+      const dim3 block = block_;
+      blockIdx = index_;
+      lock.unlock();
+      threadIdx = {id % block.x, (id / block.x) % block.y,
+                   id / (block.x * block.y)};
+      (*body)();
+      lock.lock();
+      if (--remaining_ == 0)
+        done_.notify_one();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable start_, done_;
+  std::vector<std::thread> workers_;
+  const std::function<void()> *body_ = nullptr;
+  uint3 index_;
+  dim3 block_;
+  unsigned active_ = 0, remaining_ = 0, generation_ = 0;
+  bool stop_ = false;
+};
+
 /// Runs `body` (which calls a kernel) for every thread of every block of
 /// `grid` x `block`, blocks in order.
 template <typename Body> void launch(dim3 grid, dim3 block, Body body) {
+  static ThreadPool pool;
   gridDim = grid;
   blockDim = block;
-  const unsigned threads = block.x * block.y * block.z;
+  const std::function<void()> run = body;
   for (unsigned z = 0; z < grid.z; ++z)
     for (unsigned y = 0; y < grid.y; ++y)
       for (unsigned x = 0; x < grid.x; ++x) {
-        Barrier barrier(threads);
+        Barrier barrier(block.x * block.y * block.z);
         currentBarrier() = &barrier;
-        std::vector<std::thread> pool;
-        pool.reserve(threads);
-        for (unsigned t = 0; t < threads; ++t)
-          pool.emplace_back([&, t] {
-            threadIdx = {t % block.x, (t / block.x) % block.y,
-                         t / (block.x * block.y)};
-            blockIdx = {x, y, z};
-            body();
-          });
-        for (std::thread &th : pool)
-          th.join();
+        pool.runBlock({x, y, z}, block, run);
         currentBarrier() = nullptr;
       }
 }

@@ -1,0 +1,26 @@
+// Whole-step parity of the GPU with the CPU reference (StepParity.h) for
+// the four reference models at the small test config: step 1's loss,
+// every gradient and the updated weights, then a 200-step loss curve and
+// the final weights, then eval_step. Skips without a GPU.
+#include "tests/unit/StepParity.h"
+
+#include "runtime/cuda/Driver.h"
+
+namespace {
+
+class StepParityGpu : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(StepParityGpu, MatchesTheCpuReference) {
+  const aoarm::cuda::Probe probe = aoarm::cuda::probe();
+  if (probe.availability != aoarm::cuda::Availability::Available)
+    GTEST_SKIP() << probe.message;
+  aoarm::paritytest::checkStepParity(std::string(AOARM_TEST_BUNDLES) + "/" +
+                                         GetParam() + "-small.aoarm",
+                                     aoarm::cuda::kDefaultDriverLibrary,
+                                     /*steps=*/200, /*batch=*/8);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, StepParityGpu,
+                         ::testing::Values("ar", "mdlm", "drope", "twostream"));
+
+} // namespace
