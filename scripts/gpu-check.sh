@@ -51,13 +51,37 @@ pack() {
             "[=[--gtest_filter=$suite$case_name]=])"
           echo "set_tests_properties([=[$suite$case_name]=] PROPERTIES" \
             "LABELS gpu SKIP_REGULAR_EXPRESSION [==[\\[  SKIPPED \\]]==]" \
-            "TIMEOUT 300)"
+            "TIMEOUT 300" \
+            "ENVIRONMENT AOARM_TEST_BUNDLES=\${CMAKE_CURRENT_LIST_DIR}/bundles)"
           ;;
         *) suite=${line%% *} ;;
         esac
       done < <("$t" --gtest_list_tests | grep -v '^Running main')
     done
   } >"$out/CTestTestfile.cmake"
+  # The small test bundles StepParityGpuTest trains.
+  mkdir -p "$out/bundles"
+  cp "$build"/tests/unit/bundles/*-small.aoarm "$out/bundles/" 2>/dev/null || true
+  # The four reference models at their default size (~8M parameters) at
+  # L=128 and 1024 for the throughput benchmark, and a corpus (xz: the
+  # cubin and PTX compress well, and the carry limit is 64 MiB).
+  if [ -x "$build/bin/aoarmc" ]; then
+    local benchdir
+    benchdir=$(mktemp -d)
+    for m in ar mdlm drope twostream; do
+      for L in 128 1024; do
+        "$build/bin/aoarmc" models/$m.mlir --set seq_len=$L -o "$benchdir/$m-$L.aoarm" || return 1
+      done
+    done
+    if [ -f data/fortunes.txt ]; then
+      cp data/fortunes.txt "$benchdir/corpus.txt"
+    else
+      python3 -c "print(' '.join(['the quick brown fox jumps over the lazy dog'] * 40000))" \
+        >"$benchdir/corpus.txt"
+    fi
+    tar -C "$benchdir" -cJf "$out/bench.tar.xz" .
+    rm -rf "$benchdir"
+  fi
   # A tiny checkpoint (weights and optimizer state) for the PyTorch load
   # check, which needs the device machine's PyTorch.
   if [ -x "$build/bin/aoarmc" ]; then
@@ -145,6 +169,25 @@ check() {
   fi
   rm -f "$ctest_log"
 
+  echo "== Training throughput (bench/train-throughput.sh), 65,536 tokens per step"
+  local bench_result="not run"
+  if [ -f "$dir/bench.tar.xz" ] && [ -x "$dir/bin/aoarm" ] && [ "$gpus" -gt 0 ]; then
+    local benchdir
+    benchdir=$(mktemp -d)
+    tar -C "$benchdir" -xJf "$dir/bench.tar.xz"
+    if bash bench/train-throughput.sh --aoarm "$dir/bin/aoarm" \
+      --data "$benchdir/corpus.txt" --steps "${AOARM_BENCH_STEPS:-20}" \
+      "$benchdir"/{ar,mdlm,drope,twostream}-{128,1024}.aoarm | tee "$benchdir/table"; then
+      bench_result="ran"
+      grep -q FAILED "$benchdir/table" && failures+=("a throughput run failed")
+    else
+      failures+=("bench/train-throughput.sh failed")
+    fi
+    rm -rf "$benchdir"
+  else
+    echo "(no bench.tar.xz, no aoarm or no GPU)"
+  fi
+
   echo "== Checkpoints in PyTorch (scripts/check-torch-load.py)"
   local ckpts=()
   mapfile -t ckpts < <(find "$dir/ckpt" -name '*.safetensors' 2>/dev/null | sort)
@@ -164,6 +207,7 @@ check() {
     echo "device: none"
   fi
   echo "ctest:  ${result:-no result} ($skipped skipped)"
+  echo "bench:  $bench_result"
   if [ ${#failures[@]} -eq 0 ]; then
     echo "gpu-check: PASS"
     return 0

@@ -6,6 +6,8 @@
 
 #include "runtime/cuda/Driver.h"
 
+#include <cstdlib>
+
 namespace {
 
 class StepParityGpu : public ::testing::TestWithParam<std::string> {};
@@ -14,8 +16,11 @@ TEST_P(StepParityGpu, MatchesTheCpuReference) {
   const aoarm::cuda::Probe probe = aoarm::cuda::probe();
   if (probe.availability != aoarm::cuda::Availability::Available)
     GTEST_SKIP() << probe.message;
-  aoarm::paritytest::checkStepParity(std::string(AOARM_TEST_BUNDLES) + "/" +
-                                         GetParam() + "-small.aoarm",
+  // scripts/gpu-check.sh carries the bundles to the GPU machine and says
+  // where they are.
+  const char *dir = std::getenv("AOARM_TEST_BUNDLES");
+  aoarm::paritytest::checkStepParity(std::string(dir ? dir : AOARM_TEST_BUNDLES) +
+                                         "/" + GetParam() + "-small.aoarm",
                                      aoarm::cuda::kDefaultDriverLibrary,
                                      /*steps=*/200, /*batch=*/8);
 }
