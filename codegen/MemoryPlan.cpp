@@ -302,8 +302,13 @@ FailureOr<StepPlan> planStep(ModelOp model, StepOp step) {
       // The uniforms of this mask, drawn by the host.
       Value x = op->getOperand(0);
       FailureOr<std::pair<int64_t, bool>> size = sizeOf(x);
-      const int u = addBuffer("host.mask_uniforms", typeString(x.getType()),
-                              Region::Arena, size->first, true, 0, i);
+      // f32 uniforms, one per token of x.
+      auto xType = cast<RankedTensorType>(x.getType());
+      const int u = addBuffer(
+          "host.mask_uniforms",
+          typeString(RankedTensorType::get(xType.getShape(),
+                                           Float32Type::get(op->getContext()))),
+          Region::Arena, size->first, true, 0, i);
       plan.hostInputs.push_back({"mask_uniforms", u});
       kernel.inputs.push_back(u);
       kernel.request.inputs.push_back(

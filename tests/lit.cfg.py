@@ -15,6 +15,12 @@ config.excludes = ["unit", "Inputs", "CMakeLists.txt", "lit.cfg.py"]
 
 config.substitutions.append(("%models", os.path.join(config.aoarm_src_root, "models")))
 config.substitutions.append(("%src", config.aoarm_src_root))
+# The unit tests' small bundles and the emulated CUDA drivers built from
+# them (tests/unit/KernelTests.cmake), for the CLI's device tests.
+config.substitutions.append(
+    ("%testbundles", os.path.join(config.aoarm_obj_root, "tests", "unit", "bundles")))
+config.substitutions.append(
+    ("%emucuda", os.path.join(config.aoarm_obj_root, "tests", "unit", "emucuda")))
 config.environment["FILECHECK_OPTS"] = "--enable-var-scope"
 
 llvm_config.use_default_substitutions()

@@ -162,7 +162,7 @@ struct BundleManifest {
   CompilerInfo compiler;
   /// The GPU program (docs/bundle.md): the kernel table and each function's
   /// launch plan, or null for a bundle without GPU code. Like a function's
-  /// program, its format belongs to its executor (runtime/cuda/GpuProgram.h)
+  /// program, its format belongs to its executor (runtime/cuda/GpuExecutor.h)
   /// and the bundle only checks that it is an object.
   nlohmann::json gpu;
 

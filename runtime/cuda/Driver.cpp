@@ -4,6 +4,8 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
+
 #include <mutex>
 #include <optional>
 #include <type_traits>
@@ -11,6 +13,11 @@
 #include <vector>
 
 namespace aoarm::cuda {
+
+std::string driverLibrary() {
+  const char *chosen = std::getenv("AOARM_CUDA_DRIVER");
+  return chosen && *chosen ? chosen : kDefaultDriverLibrary;
+}
 
 // Every DriverApi field and the symbol it is resolved from: the name cuda.h
 // 13.0 maps the plain API name to (CudaDriverTest checks that mapping).

@@ -130,6 +130,11 @@ const std::vector<DriverSymbol> &driverSymbols();
 /// search path (ldconfig, LD_LIBRARY_PATH) finds the installed driver.
 inline constexpr const char *kDefaultDriverLibrary = "libcuda.so.1";
 
+/// The driver `aoarm` loads: $AOARM_CUDA_DRIVER when set (the tests point
+/// it at an emulated driver, tests/unit/cudaemu/EmuDriver.cpp), else
+/// kDefaultDriverLibrary.
+std::string driverLibrary();
+
 /// A loaded and initialised driver (cuInit done). Never unloaded.
 class Driver {
 public:

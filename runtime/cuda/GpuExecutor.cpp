@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -359,8 +360,10 @@ GpuExecutor::execute(const std::string &function, const cpu::StepInputs &inputs,
                           function);
   const PlannedFunction &f = found->second;
   const int64_t B = inputs.batch;
-  if (B <= 0 || B > (1 << 24))
-    return Status::errorf("{}: batch {} out of range", function, B);
+  // Attention puts the batch on grid z, which CUDA caps at 65535.
+  if (B <= 0 || B > 65535)
+    return Status::errorf("{}: batch {} is out of range [1, 65535]", function,
+                          B);
   AOARM_RETURN_IF_ERROR(
       ensureArena(alignUp(B * f.arenaRowBytes) + f.arenaFixedBytes + kAlign));
 
@@ -466,7 +469,15 @@ GpuExecutor::execute(const std::string &function, const cpu::StepInputs &inputs,
   };
   const auto key = std::make_pair(function, B);
   auto graph = graphs_.find(key);
-  if (graph == graphs_.end()) {
+  // AOARM_CUDA_EAGER=1: no graphs, every launch checked (to find a failing
+  // kernel).
+  static const bool eager = [] {
+    const char *e = std::getenv("AOARM_CUDA_EAGER");
+    return e && *e && std::string(e) != "0";
+  }();
+  if (eager) {
+    AOARM_RETURN_IF_ERROR(launchAll(/*checkEach=*/true));
+  } else if (graph == graphs_.end()) {
     AOARM_RETURN_IF_ERROR(launchAll(/*checkEach=*/true));
     AOARM_RETURN_IF_ERROR(device_->beginCapture());
     Status captured = launchAll(/*checkEach=*/false);

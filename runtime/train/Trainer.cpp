@@ -320,7 +320,8 @@ openDevice(const std::string &device, const std::string &bundlePath,
   if (device != "auto" && device != "cuda")
     return Status::errorf("--device must be auto, cpu or cuda, got '{}'",
                           device);
-  const cuda::Probe probe = cuda::probe();
+  const std::string library = cuda::driverLibrary();
+  const cuda::Probe probe = cuda::probe(library);
   if (probe.availability != cuda::Availability::Available) {
     if (device == "cuda")
       return Status::errorf("--device cuda: {}", probe.message);
@@ -338,7 +339,7 @@ openDevice(const std::string &device, const std::string &bundlePath,
     *note = bundlePath + " has no compiled GPU kernels, using --device cpu";
     return std::unique_ptr<cuda::GpuExecutor>();
   }
-  return cuda::GpuExecutor::create(*bundle, bundlePath);
+  return cuda::GpuExecutor::create(*bundle, bundlePath, library);
 }
 
 StatusOr<EvalResult> evaluateChunks(const EvaluateFn &evaluate,

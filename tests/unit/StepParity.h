@@ -11,9 +11,13 @@
 // - losses: |gpu - cpu| <= 1e-4 + 1e-4 |cpu| for step 1; for later steps
 //   the trajectories drift apart slowly, so 2e-2 + 1e-2 |cpu| (nats);
 // - gradients: 1e-6 + 2e-3 |cpu| elementwise;
-// - weights: AdamW's first steps move each weight by about lr * sign(g), so
-//   a gradient near zero whose sign differs between the two moves a weight
-//   by up to 2 lr: atol 2 lr * steps + 1e-6, rtol 1e-3.
+// - weights after step 1: AdamW's first step moves each weight by about
+//   lr * sign(g), so a gradient near zero whose sign differs between the two
+//   moves a weight by up to 2 lr. So: every weight within 2 lr + 1e-6, and
+//   all but 0.5% of them within 1e-6 + 1e-4 |cpu|;
+// - weights after N steps: the relative L2 distance ||gpu - cpu|| / ||cpu||
+//   at most 1e-2 (the drift of two fp32 trajectories, not an elementwise
+//   bound, which lr * N would make vacuous).
 //
 // StepParityEmuTest runs this against the emulated driver (a few steps);
 // StepParityGpuTest against a real GPU (200 steps).
@@ -35,6 +39,50 @@ namespace aoarm::paritytest {
 
 /// Elementwise |got - want| <= atol + rtol |want|, with the worst error and
 /// the first mismatches (by parameter name) in the failure.
+/// Relative L2 distance ||got - want|| / ||want|| at most `bound`.
+inline ::testing::AssertionResult
+closeInNorm(const std::vector<float> &got, const std::vector<float> &want,
+            double bound, const std::string &what) {
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < got.size() && i < want.size(); ++i) {
+    diff += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
+    norm += double(want[i]) * want[i];
+  }
+  const double rel = std::sqrt(diff) / std::sqrt(norm);
+  if (got.size() == want.size() && rel <= bound)
+    return ::testing::AssertionSuccess() << what << ": relative L2 " << rel;
+  return ::testing::AssertionFailure()
+         << what << ": relative L2 distance " << rel << " > " << bound;
+}
+
+/// Elementwise |got - want| <= atol + rtol |want| for all but
+/// `allowedFraction` of the elements, and <= `hardBound` for every one.
+inline ::testing::AssertionResult
+mostlyClose(const std::vector<float> &got, const std::vector<float> &want,
+            double atol, double rtol, double allowedFraction, double hardBound,
+            const std::string &what) {
+  size_t loose = 0, worstAt = 0;
+  double worst = 0;
+  for (size_t i = 0; i < got.size() && i < want.size(); ++i) {
+    const double err = std::fabs(double(got[i]) - want[i]);
+    if (!(err <= atol + rtol * std::fabs(want[i])))
+      ++loose;
+    if (!(err <= worst)) {
+      worst = err;
+      worstAt = i;
+    }
+  }
+  const double fraction = double(loose) / double(want.size());
+  if (got.size() == want.size() && fraction <= allowedFraction &&
+      worst <= hardBound)
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << what << ": " << loose << " of " << want.size()
+         << " outside atol " << atol << " + rtol " << rtol << " (allowed "
+         << allowedFraction * 100 << "%), worst error " << worst << " at "
+         << worstAt << " (bound " << hardBound << ")";
+}
+
 inline ::testing::AssertionResult
 closeVectors(const std::vector<float> &got, const std::vector<float> &want,
              double atol, double rtol, const BundleManifest &manifest,
@@ -135,8 +183,8 @@ inline void checkStepParity(const std::string &bundlePath,
   EXPECT_NEAR(g->clipScale, c->clipScale, 1e-4) << "clip scale";
   ASSERT_TRUE((*gpu)->download(gpuParams.data(), gpuM.data(), gpuV.data()).isOk());
   std::vector<float> cpuParams(ref.params(), ref.params() + n);
-  EXPECT_TRUE(closeVectors(gpuParams, cpuParams, 2 * settings.lr + 1e-6, 1e-3,
-                           bundle->manifest, "weights after step 1"));
+  EXPECT_TRUE(mostlyClose(gpuParams, cpuParams, 1e-6, 1e-4, 0.005,
+                          2 * settings.lr + 1e-6, "weights after step 1"));
 
   // Steps 2..N: the loss curve.
   for (int step = 2; step <= steps; ++step) {
@@ -152,10 +200,8 @@ inline void checkStepParity(const std::string &bundlePath,
   }
   ASSERT_TRUE((*gpu)->download(gpuParams.data(), gpuM.data(), gpuV.data()).isOk());
   cpuParams.assign(ref.params(), ref.params() + n);
-  EXPECT_TRUE(closeVectors(gpuParams, cpuParams,
-                           2 * settings.lr * steps + 1e-6, 1e-3,
-                           bundle->manifest,
-                           "weights after " + std::to_string(steps) + " steps"));
+  EXPECT_TRUE(closeInNorm(gpuParams, cpuParams, 1e-2,
+                          "weights after " + std::to_string(steps) + " steps"));
 
   // Evaluation of the trained weights (the GPU's copied to the CPU, so
   // both score the same weights).
