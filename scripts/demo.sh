@@ -30,7 +30,7 @@ for model in ar mdlm drope twostream; do
 done
 
 echo
-echo "== training a tiny drope on the CPU (about a minute)"
+echo "== training a tiny drope (--device auto: the GPU when there is one, else the CPU, about a minute)"
 tiny=(--set n_layers=2 --set d_model=64 --set n_heads=4 --set d_ff=256 --set seq_len=64)
 "$bin/aoarmc" models/drope.mlir "${tiny[@]}" -o "$out/drope-tiny.aoarm"
 # A new run directory each time: aoarm never overwrites a run's checkpoints.
