@@ -168,7 +168,7 @@ TEST_P(DenseCase, MatchesReference) {
   std::mt19937 rng(1234);
   for (int batch : {c.batch, 1}) {
     std::vector<HostTensor> inputs = makeInputs(c, batch, rng), outputs;
-    const std::string error = runEmulated(c.request, batch, inputs, outputs);
+    const std::string error = runKernelCase(c.request, batch, inputs, outputs);
     ASSERT_EQ(error, "");
     const std::vector<std::vector<double>> want = reference(c, batch, inputs);
     ASSERT_EQ(outputs.size(), want.size());
@@ -200,7 +200,7 @@ TEST(DenseKernels, EmptyBatch) {
       continue;
     std::mt19937 rng(7);
     std::vector<HostTensor> inputs = makeInputs(c, 0, rng), outputs;
-    ASSERT_EQ(runEmulated(c.request, 0, inputs, outputs), "") << c.name;
+    ASSERT_EQ(runKernelCase(c.request, 0, inputs, outputs), "") << c.name;
     for (const HostTensor &out : outputs) {
       if (!out.info.perRow()) {
         EXPECT_TRUE(expectClose(out.f, std::vector<double>(out.f.size(), 0.0),

@@ -297,7 +297,7 @@ void check(const KernelCase &c, const StepScalars &scalars) {
 
   std::vector<HostTensor> outputs;
   const std::string error =
-      runEmulated(c.request, c.batch, inputs, outputs, scalars);
+      runKernelCase(c.request, c.batch, inputs, outputs, scalars);
   ASSERT_EQ(error, "");
 
   const std::string &k = c.request.kernel;
@@ -365,14 +365,15 @@ TEST(PointwiseOptimizer, NonFiniteNormSkipsTheStep) {
     std::mt19937 rng(7);
     std::vector<HostTensor> in = makeInputs(clip, rng), out;
     in[0].f[1234] = bad;
-    ASSERT_EQ(runEmulated(clip.request, clip.batch, in, out, scalars), "");
+    ASSERT_EQ(runKernelCase(clip.request, clip.batch, in, out, scalars), "");
     EXPECT_TRUE(std::isnan(out[0].f[0])) << "scale " << out[0].f[0];
 
     const KernelCase &step = findCase("adamw_p3001");
     std::vector<HostTensor> state = makeInputs(step, rng), none;
     state[4].f[0] = out[0].f[0];
     const std::vector<HostTensor> before = state;
-    ASSERT_EQ(runEmulated(step.request, step.batch, state, none, scalars), "");
+    ASSERT_EQ(runKernelCase(step.request, step.batch, state, none, scalars),
+              "");
     for (int i : {0, 2, 3})
       EXPECT_EQ(state[i].f, before[i].f) << "input " << i;
   }

@@ -1,6 +1,7 @@
 // The wrappers GenEmuKernels compiled for the host (EmuKernels.cpp, made at
 // build time from the emitted CUDA module), keyed like emitCudaModule
-// deduplicates them.
+// deduplicates them, and their names in KernelCases.cu for the GPU
+// (KernelCasesIndex.cpp).
 #pragma once
 
 #include <map>
@@ -24,5 +25,9 @@ inline std::string wrapperKey(const std::string &call,
 
 /// Every wrapper of the kernel cases, by wrapperKey.
 const std::map<std::string, EmuWrapper> &emuWrappers();
+
+/// The name of each wrapper in KernelCases.cu (the module the GPU harness
+/// loads), by wrapperKey.
+const std::map<std::string, std::string> &gpuKernelNames();
 
 } // namespace aoarm::kerneltest

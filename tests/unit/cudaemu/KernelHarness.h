@@ -1,11 +1,18 @@
-// Runs kernel cases through the CUDA emulator (CudaEmu.h) on the host, and
-// compares results with the CPU reference.
+// Runs kernel cases and compares results with the CPU reference, on one of
+// two backends chosen at link time:
+//  - KernelHarness.cpp: the CUDA emulator (CudaEmu.h) on the host
+//    (*KernelEmuTest);
+//  - KernelHarnessGpu.cpp: a CUDA device through runtime/cuda/Driver.h
+//    (*KernelGpuTest, label gpu), which also skips every test of its binary
+//    when no device is available.
+// KernelHarnessCommon.cpp holds what both share (tensors, fills,
+// comparisons).
 //
-// runEmulated() lowers the request exactly as aoarmc does (lowerKernel),
-// looks up each launch's wrapper among those GenEmuKernels compiled for the
-// host from the same emitted source, and launches it with the launch rule's
-// grid. Outputs and scratch are filled with NaN first, so an element a
-// kernel forgets to write shows up as a mismatch.
+// runKernelCase() lowers the request exactly as aoarmc does (lowerKernel),
+// looks up each launch's wrapper among those GenEmuKernels emitted from the
+// same source (compiled for the host, or by NVRTC for the GPU), and launches
+// it with the launch rule's grid. Outputs and scratch are filled with NaN
+// first, so an element a kernel forgets to write shows up as a mismatch.
 #pragma once
 
 #include "codegen/kernels/KernelLibrary.h"
@@ -13,6 +20,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -38,14 +46,29 @@ void fillInts(HostTensor &t, std::mt19937 &rng, int n);
 /// Each of the B rows of length L a random permutation of 0..L-1.
 void fillPermutations(HostTensor &t, std::mt19937 &rng);
 
-/// Runs `request` at `batch` in the emulator. `outputs` is resized and
-/// NaN-filled first. `scalars` is what StepScalars-reading kernels see.
-/// Returns an empty string, or what went wrong (no wrapper compiled for a
-/// launch: the case is missing from KernelCases).
-std::string runEmulated(const kernels::KernelRequest &request, int batch,
-                        std::vector<HostTensor> &inputs,
-                        std::vector<HostTensor> &outputs,
-                        const kernels::StepScalars &scalars = {});
+/// Runs `request` at `batch` on the harness's backend. `outputs` is resized
+/// and NaN-filled first; `inputs` hold their values after the launches
+/// (adamw updates its state in place). `scalars` is what
+/// StepScalars-reading kernels see. Returns an empty string, or what went
+/// wrong (no wrapper compiled for a launch: the case is missing from
+/// KernelCases; on the GPU, a driver error naming the kernel).
+std::string runKernelCase(const kernels::KernelRequest &request, int batch,
+                          std::vector<HostTensor> &inputs,
+                          std::vector<HostTensor> &outputs,
+                          const kernels::StepScalars &scalars = {});
+
+/// For the backends: lowers `request`, checks that `inputs` fit it at
+/// `batch`, and makes `outputs` (NaN / INT32_MIN). Nothing, with *error set,
+/// when the request does not lower or the inputs do not fit.
+std::optional<kernels::Lowered>
+prepareKernelCase(const kernels::KernelRequest &request, int batch,
+                  const std::vector<HostTensor> &inputs,
+                  std::vector<HostTensor> &outputs, std::string *error);
+
+/// The bytes of scratch buffer `s` at `batch`.
+inline int64_t scratchBytes(const kernels::Scratch &s, int batch) {
+  return s.perRow ? s.bytes * batch : s.bytes;
+}
 
 /// got vs want elementwise with |got - want| <= atol + rtol * |want|:
 /// success, or a failure giving the max abs and rel errors and the first
