@@ -81,8 +81,9 @@ if(AOARM_NVRTC_FOUND)
     target_link_libraries(${name} PRIVATE AoarmKernels AoarmRuntime
                           GTest::gtest_main)
     target_link_options(${name} PRIVATE -static-libstdc++ -static-libgcc)
-    # The ctest names would clash with *KernelEmuTest's.
-    gtest_discover_tests(${name} TEST_PREFIX "gpu."
+    # The ctest names would clash with *KernelEmuTest's; NO_PRETTY_VALUES
+    # keeps a case's bytes (pointers among them) out of them.
+    gtest_discover_tests(${name} TEST_PREFIX "gpu." NO_PRETTY_VALUES
       PROPERTIES LABELS gpu DISCOVERY_TIMEOUT 60)
     list(APPEND AOARM_TEST_DEPENDS ${name})
   endforeach()
