@@ -152,13 +152,6 @@ std::vector<std::vector<double>> reference(const KernelCase &c, int batch,
   return want;
 }
 
-} // namespace
-
-/// gtest prints a failing case's parameter by its name.
-void PrintTo(const KernelCase &c, std::ostream *os) { *os << c.name; }
-
-namespace {
-
 class DenseCase : public ::testing::TestWithParam<KernelCase> {};
 
 /// Runs the case at its batch and at batch 1 (the batch is a runtime

@@ -6,6 +6,7 @@
 
 #include "codegen/kernels/KernelLibrary.h"
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,9 @@ struct KernelCase {
   kernels::KernelRequest request;
   int batch = 2;
 };
+
+/// GoogleTest prints a case (in test names and failures) by its name.
+inline void PrintTo(const KernelCase &c, std::ostream *os) { *os << c.name; }
 
 /// tests/unit/cudaemu/PointwiseCases.cpp
 std::vector<KernelCase> pointwiseCases();
