@@ -176,7 +176,7 @@ check() {
     benchdir=$(mktemp -d)
     tar -C "$benchdir" -xJf "$dir/bench.tar.xz"
     if bash bench/train-throughput.sh --aoarm "$dir/bin/aoarm" \
-      --data "$benchdir/corpus.txt" --steps "${AOARM_BENCH_STEPS:-20}" \
+      --data "$benchdir/corpus.txt" --steps "${AOARM_BENCH_STEPS:-12}" \
       "$benchdir"/{ar,mdlm,drope,twostream}-{128,1024}.aoarm | tee "$benchdir/table"; then
       bench_result="ran"
       grep -q FAILED "$benchdir/table" && failures+=("a throughput run failed")
