@@ -6,7 +6,7 @@
 // device functions with their static shapes as template arguments. The
 // launch geometry here must match the constants of the .cuh files:
 // GEMM_TILE / GEMM_THREADS in gemm.cuh and ATTN_ROWS in attention.cuh.
-#include "codegen/kernels/KernelLibrary.h"
+#include "codegen/kernels/LoweringSupport.h"
 
 #include <cerrno>
 #include <climits>
@@ -22,106 +22,30 @@ constexpr int kGemmThreads = 256;     // gemm.cuh GEMM_THREADS
 constexpr int64_t kAttnRows = 64;     // attention.cuh ATTN_ROWS (= threads)
 constexpr int64_t kMaxHeadSize = 128; // registers per thread, shared tiles
 
-/// Builds the error of one request: "<kernel>: <what>".
-class Checker {
-public:
-  Checker(const KernelRequest &request, std::string *error)
-      : request_(request), error_(error) {}
+using Checker = RequestCheck;
 
-  std::nullopt_t fail(const std::string &what) const {
-    if (error_)
-      *error_ = request_.kernel + ": " + what;
+/// The mask attribute as attention.cuh's MASK: 0 causal, 1
+/// strict_causal, 2 bidirectional.
+std::optional<int> maskAttr(const RequestCheck &c) {
+  auto it = c.request().attrs.find("mask");
+  if (it == c.request().attrs.end()) {
+    c.fail("missing attribute 'mask'");
     return std::nullopt;
   }
-
-  bool counts(size_t inputs, size_t outputs) const {
-    if (request_.inputs.size() == inputs && request_.outputs.size() == outputs)
-      return true;
-    fail("expects " + std::to_string(inputs) + " inputs and " +
-         std::to_string(outputs) + " outputs, got " +
-         std::to_string(request_.inputs.size()) + " and " +
-         std::to_string(request_.outputs.size()));
-    return false;
-  }
-
-  /// An integer attribute, > 0.
-  std::optional<int64_t> positiveAttr(const std::string &name) const {
-    auto it = request_.attrs.find(name);
-    if (it == request_.attrs.end()) {
-      fail("missing attribute '" + name + "'");
-      return std::nullopt;
-    }
-    const char *text = it->second.c_str();
-    char *end = nullptr;
-    errno = 0;
-    const long long value = std::strtoll(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value <= 0 ||
-        value > INT_MAX) {
-      fail("attribute " + name + "=" + it->second +
-           " is not a positive integer");
-      return std::nullopt;
-    }
-    return value;
-  }
-
-  /// The mask attribute as attention.cuh's MASK: 0 causal, 1
-  /// strict_causal, 2 bidirectional.
-  std::optional<int> maskAttr() const {
-    auto it = request_.attrs.find("mask");
-    if (it == request_.attrs.end()) {
-      fail("missing attribute 'mask'");
-      return std::nullopt;
-    }
-    if (it->second == "causal")
-      return 0;
-    if (it->second == "strict_causal")
-      return 1;
-    if (it->second == "bidirectional")
-      return 2;
-    fail("unknown mask '" + it->second +
+  if (it->second == "causal")
+    return 0;
+  if (it->second == "strict_causal")
+    return 1;
+  if (it->second == "bidirectional")
+    return 2;
+  c.fail("unknown mask '" + it->second +
          "' (causal, strict_causal or bidirectional)");
-    return std::nullopt;
-  }
-
-  /// rope_base, a finite double > 0.
-  std::optional<double> ropeBaseAttr() const {
-    auto it = request_.attrs.find("rope_base");
-    if (it == request_.attrs.end()) {
-      fail("missing attribute 'rope_base'");
-      return std::nullopt;
-    }
-    const char *text = it->second.c_str();
-    char *end = nullptr;
-    errno = 0;
-    const double value = std::strtod(text, &end);
-    if (errno != 0 || end == text || *end != '\0' || !std::isfinite(value) ||
-        value <= 0) {
-      fail("attribute rope_base=" + it->second + " is not a positive number");
-      return std::nullopt;
-    }
-    return value;
-  }
-
-private:
-  const KernelRequest &request_;
-  std::string *error_;
-};
-
-std::string shapeText(const TensorInfo &t) {
-  std::string s = "[";
-  for (size_t i = 0; i < t.shape.size(); ++i)
-    s += (i ? ", " : "") +
-         (t.shape[i] == -1 ? std::string("B") : std::to_string(t.shape[i]));
-  return s + "]" + (t.isInt ? " i32" : " f32");
+  return std::nullopt;
 }
 
 /// A static dimension that fits a template argument (int).
 bool fitsInt(int64_t v) { return v > 0 && v <= INT_MAX; }
 
-LaunchDim staticDim(int64_t n, int64_t divisor) { return {0, n, divisor}; }
-LaunchDim batchDim(int64_t perBatch, int64_t divisor) {
-  return {perBatch, 0, divisor};
-}
 
 //===----------------------------------------------------------------------===//
 // linear, head, vjp.linear, vjp.head
@@ -290,8 +214,8 @@ std::optional<AttentionShape> attentionShape(const KernelRequest &r,
            shapeText(v));
     return std::nullopt;
   }
-  std::optional<int64_t> heads = c.positiveAttr("heads");
-  std::optional<int> mask = heads ? c.maskAttr() : std::nullopt;
+  std::optional<int64_t> heads = c.intAttr("heads", 1);
+  std::optional<int> mask = heads ? maskAttr(c) : std::nullopt;
   if (!mask)
     return std::nullopt;
   s.heads = *heads;
@@ -326,7 +250,7 @@ std::optional<AttentionShape> attentionShape(const KernelRequest &r,
              shapeText(kpos));
       return std::nullopt;
     }
-    std::optional<double> base = c.ropeBaseAttr();
+    std::optional<double> base = c.positiveRealAttr("rope_base");
     if (!base)
       return std::nullopt;
     s.ropeBase = *base;

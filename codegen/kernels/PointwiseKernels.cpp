@@ -8,7 +8,7 @@
 // geometry here must match the .cuh files: 256-thread blocks (pw::BLOCK),
 // column partials of 32 columns x pw::COL_CHUNK (32) rows, row kernels of
 // 256 / TPR rows per block.
-#include "codegen/kernels/KernelLibrary.h"
+#include "codegen/kernels/LoweringSupport.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -32,25 +32,6 @@ constexpr int64_t kClipPerThread = 4;   // elements per thread before adding blo
 /// 2^40 to leave room for any realistic batch.
 constexpr int64_t kMaxStatic = int64_t(1) << 40;
 
-std::string shapeText(const TensorInfo &t) {
-  std::string s = "[";
-  for (size_t i = 0; i < t.shape.size(); ++i)
-    s += (i ? ", " : "") +
-         (t.shape[i] == -1 ? std::string("B") : std::to_string(t.shape[i]));
-  return s + "]" + (t.isInt ? " i32" : " f32");
-}
-
-/// "0x3ee4f8b588e368f1ULL": the IEEE-754 bits of a double, the way the .cuh
-/// files take eps and the rope base (pw::bits_to_double).
-std::string doubleBits(double value) {
-  unsigned long long bits = 0;
-  static_assert(sizeof bits == sizeof value);
-  std::memcpy(&bits, &value, sizeof bits);
-  char text[32];
-  std::snprintf(text, sizeof text, "0x%016llxULL", bits);
-  return text;
-}
-
 /// Threads per row of a row kernel: the power of two >= n in [32, 256].
 int rowThreads(int64_t n) {
   int t = 32;
@@ -59,10 +40,6 @@ int rowThreads(int64_t n) {
   return t;
 }
 
-LaunchDim staticDim(int64_t n, int64_t divisor) { return {0, n, divisor}; }
-LaunchDim batchDim(int64_t perBatch, int64_t divisor) {
-  return {perBatch, 0, divisor};
-}
 
 ArgRef in(int i) { return {ArgRef::Input, i}; }
 ArgRef out(int i) { return {ArgRef::Output, i}; }
@@ -101,25 +78,10 @@ struct Extent {
 };
 
 /// One request's lowering: the checks fail with "<kernel>: <what>".
-class Lowering {
+class Lowering : public RequestCheck {
 public:
-  Lowering(const KernelRequest &r, std::string *error) : r_(r), error_(error) {}
-
-  std::nullopt_t fail(const std::string &what) const {
-    if (error_)
-      *error_ = r_.kernel + ": " + what;
-    return std::nullopt;
-  }
-
-  bool counts(size_t inputs, size_t outputs) const {
-    if (r_.inputs.size() == inputs && r_.outputs.size() == outputs)
-      return true;
-    fail("expects " + std::to_string(inputs) + " inputs and " +
-         std::to_string(outputs) + " outputs, got " +
-         std::to_string(r_.inputs.size()) + " and " +
-         std::to_string(r_.outputs.size()));
-    return false;
-  }
+  Lowering(const KernelRequest &r, std::string *error)
+      : RequestCheck(r, error), r_(r) {}
 
   /// The extent of `t`, which must have static positive sizes but for an
   /// optional leading batch (`needBatch`: required), and the given type.
@@ -158,43 +120,12 @@ public:
     return false;
   }
 
-  std::optional<int64_t> intAttr(const std::string &name, int64_t lo) const {
-    auto it = r_.attrs.find(name);
-    if (it == r_.attrs.end()) {
-      fail("missing attribute '" + name + "'");
-      return std::nullopt;
-    }
-    const char *text = it->second.c_str();
-    char *end = nullptr;
-    errno = 0;
-    const long long value = std::strtoll(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value < lo ||
-        value > INT_MAX) {
-      fail("attribute " + name + "=" + it->second + " is not an integer in [" +
-           std::to_string(lo) + ", " + std::to_string(INT_MAX) + "]");
-      return std::nullopt;
-    }
-    return value;
-  }
-
   /// A finite double attribute > 0, as template-argument bits.
-  std::optional<std::string> positiveRealAttr(const std::string &name) const {
-    auto it = r_.attrs.find(name);
-    if (it == r_.attrs.end()) {
-      fail("missing attribute '" + name + "'");
+  std::optional<std::string> realBitsAttr(const std::string &name) const {
+    std::optional<double> value = positiveRealAttr(name);
+    if (!value)
       return std::nullopt;
-    }
-    const char *text = it->second.c_str();
-    char *end = nullptr;
-    errno = 0;
-    const double value = std::strtod(text, &end);
-    if (errno != 0 || end == text || *end != '\0' || !std::isfinite(value) ||
-        value <= 0) {
-      fail("attribute " + name + "=" + it->second +
-           " is not a positive number");
-      return std::nullopt;
-    }
-    return doubleBits(value);
+    return doubleBits(*value);
   }
 
   std::optional<Lowered> run();
@@ -231,7 +162,6 @@ private:
   }
 
   const KernelRequest &r_;
-  std::string *error_;
 };
 
 // ---- elementwise: add, gelu, vjp.gelu, swiglu, vjp.swiglu -----------------
@@ -355,7 +285,7 @@ std::optional<Lowered> Lowering::norm(bool layer, bool vjp) {
   for (size_t p = 0; p < params; ++p)
     if (!same(r_.inputs[first + 1 + p], vec, p == 0 ? "g" : "b"))
       return std::nullopt;
-  std::optional<std::string> eps = positiveRealAttr("eps");
+  std::optional<std::string> eps = realBitsAttr("eps");
   if (!eps)
     return std::nullopt;
   const int tpr = rowThreads(d);
@@ -427,7 +357,7 @@ std::optional<Lowered> Lowering::rope(bool vjp) {
     return std::nullopt;
   std::optional<int64_t> heads = intAttr("heads", 1);
   std::optional<std::string> base =
-      heads ? positiveRealAttr("rope_base") : std::nullopt;
+      heads ? realBitsAttr("rope_base") : std::nullopt;
   if (!base)
     return std::nullopt;
   if (d % *heads != 0 || (d / *heads) % 2 != 0)
