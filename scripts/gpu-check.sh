@@ -96,6 +96,9 @@ pack() {
       --steps 2 --batch 4 --eval-every 0 --ckpt-dtype bf16 >/dev/null 2>&1
     rm -rf "$tmp"
   fi
+  # The kernel-case tests embed a cubin and PTX each (about 20 MB apiece):
+  # compressed, everything fits the 64 MiB carry with room to spare.
+  XZ_OPT=-T0 tar -C "$out" -cJf "$out/tests.tar.xz" tests && rm -rf "$out/tests"
   echo "gpu-check: packed $(du -sh "$out" | cut -f1) into $out:" \
     "bin/aoarm ${tests[*]##*/}"
 }
@@ -113,6 +116,10 @@ check() {
     gpus=$(nvidia-smi -L | grep -c '^GPU ')
   else
     echo "(no nvidia-smi or no GPU)"
+  fi
+
+  if [ -f "$dir/tests.tar.xz" ] && [ ! -d "$dir/tests" ]; then
+    tar -C "$dir" -xJf "$dir/tests.tar.xz" || failures+=("cannot unpack $dir/tests.tar.xz")
   fi
 
   echo "== Shared libraries (ldd)"
