@@ -100,11 +100,16 @@ FailureOr<GpuProgram> buildGpuProgram(ModelOp model) {
     json outputs = json::array();
     for (const auto &[name, id] : plan.outputs)
       outputs.push_back(json{{"name", name}, {"buffer", bufferRef(plan, id)}});
-    functions[plan.step] = json{{"arena_row_bytes", plan.arenaRowBytes},
-                                {"arena_fixed_bytes", plan.arenaFixedBytes},
-                                {"host_inputs", std::move(hostInputs)},
-                                {"outputs", std::move(outputs)},
-                                {"launches", std::move(launches)}};
+    json function = json{{"arena_row_bytes", plan.arenaRowBytes},
+                         {"arena_fixed_bytes", plan.arenaFixedBytes},
+                         {"host_inputs", std::move(hostInputs)},
+                         {"outputs", std::move(outputs)},
+                         {"launches", std::move(launches)}};
+    // Where the clipping factor lands, for the run's log.
+    for (const KernelInstance &k : plan.kernels)
+      if (k.kernel == "clip_scale")
+        function["clip_scale"] = bufferRef(plan, k.outputs.at(0));
+    functions[plan.step] = std::move(function);
   }
   const int64_t paramBytes =
       program.plans.empty() ? 0 : program.plans.front().paramBytes;

@@ -163,6 +163,17 @@ StatusOr<GpuProgram> parseGpuProgram(const BundleManifest &manifest) {
         target.push_back({entries[i].at(key).get<std::string>(), *ref});
       }
     }
+    if (f.contains("clip_scale")) {
+      StatusOr<BufferRef> ref =
+          parseBuffer(f.at("clip_scale"), path + ".clip_scale");
+      if (!ref)
+        return ref.status();
+      if (ref->region != BufferRef::Fixed || ref->bytes != 4)
+        return Status::errorf("{}.clip_scale must be a 4-byte fixed buffer",
+                              path);
+      AOARM_RETURN_IF_ERROR(inside(*ref, path + ".clip_scale"));
+      planned.clipScale = *ref;
+    }
     for (const auto &[kind, ref] : planned.hostInputs)
       if (kind != "tokens" && kind != "order" && kind != "time" &&
           kind != "mask_uniforms")
@@ -506,18 +517,14 @@ GpuExecutor::execute(const std::string &function, const cpu::StepInputs &inputs,
     else
       result.tensors[name] = std::vector<double>(host.begin(), host.end());
   }
-  // The clipping factor: the output of clip_scale (NaN when it ran none).
+  // The clipping factor (NaN when the function has none).
   result.clipScale = std::numeric_limits<double>::quiet_NaN();
-  for (const PlannedLaunch &launch : f.launches)
-    if (launch.op == "clip_scale" && !launch.args.empty()) {
-      for (const BufferRef &ref : launch.args)
-        if (ref.region == BufferRef::Fixed && ref.bytes == 4) {
-          float scale = 0;
-          AOARM_RETURN_IF_ERROR(
-              device_->copyToHost(&scale, address(ref, B, f), 4));
-          result.clipScale = scale;
-        }
-    }
+  if (f.clipScale) {
+    float scale = 0;
+    AOARM_RETURN_IF_ERROR(
+        device_->copyToHost(&scale, address(*f.clipScale, B, f), 4));
+    result.clipScale = scale;
+  }
   // clip_scale writes NaN for a non-finite gradient norm, and adamw then
   // leaves the weights alone (codegen/kernels/optimizer.cuh).
   result.updated = settings != nullptr && !std::isnan(result.clipScale);

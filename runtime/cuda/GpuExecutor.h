@@ -23,6 +23,7 @@
 #include "runtime/support/Status.h"
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,6 +53,8 @@ struct PlannedFunction {
   /// (kind, buffer): tokens, order, time, mask_uniforms.
   std::vector<std::pair<std::string, BufferRef>> hostInputs;
   std::vector<std::pair<std::string, BufferRef>> outputs;
+  /// The clip_scale result of a train step (f32 []), if it has one.
+  std::optional<BufferRef> clipScale;
   std::vector<PlannedLaunch> launches;
 };
 
