@@ -8,6 +8,7 @@
 // GEMM_TILE / GEMM_THREADS in gemm.cuh and ATTN_ROWS in attention.cuh.
 #include "codegen/kernels/LoweringSupport.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cmath>
@@ -114,6 +115,17 @@ Launch gemmLaunch(std::string call, std::vector<ArgRef> args, LaunchDim rows,
   return launch;
 }
 
+/// How many ways dw's sum over the B * L rows is split: enough for about
+/// kDwBlocks blocks over the weight's output tiles (an H100 has 132 SMs),
+/// at most kDwMaxSplits (the scratch holds one K x M partial per split).
+constexpr int64_t kDwBlocks = 264;
+constexpr int64_t kDwMaxSplits = 64;
+int64_t dwSplits(int64_t k, int64_t m) {
+  const int64_t tiles = ((k + kGemmTile - 1) / kGemmTile) *
+                        ((m + kGemmTile - 1) / kGemmTile);
+  return std::min(kDwMaxSplits, std::max<int64_t>(1, kDwBlocks / tiles));
+}
+
 std::optional<Lowered> lowerLinear(const KernelRequest &r, const Checker &c) {
   // y[N, M] = x[N, K] @ w[K, M], N = B * L.
   if (!c.counts(2, 1))
@@ -162,11 +174,32 @@ std::optional<Lowered> lowerLinearVjp(const KernelRequest &r,
       {{ArgRef::Input, 0}, {ArgRef::Input, 2}, {ArgRef::Output, 0},
        {ArgRef::Batch, 0}},
       batchDim(l, kGemmTile), staticDim(k, kGemmTile)));
-  lowered.launches.push_back(gemmLaunch(
-      gemmCall(k, m, l, false, true, true, false),
-      {{ArgRef::Input, 1}, {ArgRef::Input, 0}, {ArgRef::Output, 1},
+  // dw: with few output tiles, split the B * L sum so that enough blocks
+  // share it (partials in scratch, added in order by split_sum).
+  const int64_t splits = dwSplits(k, m);
+  if (splits == 1) {
+    lowered.launches.push_back(gemmLaunch(
+        gemmCall(k, m, l, false, true, true, false),
+        {{ArgRef::Input, 1}, {ArgRef::Input, 0}, {ArgRef::Output, 1},
+         {ArgRef::Batch, 0}},
+        staticDim(k, kGemmTile), staticDim(m, kGemmTile)));
+    return lowered;
+  }
+  lowered.scratch.push_back({splits * k * m * 4, /*perRow=*/false});
+  Launch split = gemmLaunch(
+      "aoarm_k::gemm_split<" + std::to_string(k) + ", " + std::to_string(m) +
+          ", " + std::to_string(l) + ", true, false, " +
+          std::to_string(splits) + ">",
+      {{ArgRef::Input, 1}, {ArgRef::Input, 0}, {ArgRef::Scratch, 0},
        {ArgRef::Batch, 0}},
-      staticDim(k, kGemmTile), staticDim(m, kGemmTile)));
+      staticDim(k, kGemmTile), staticDim(m, kGemmTile));
+  split.grid[2] = staticDim(splits, 1);
+  lowered.launches.push_back(split);
+  lowered.launches.push_back(gemmLaunch(
+      "aoarm_k::split_sum<" + std::to_string(k * m) + ", " +
+          std::to_string(splits) + ">",
+      {{ArgRef::Scratch, 0}, {ArgRef::Output, 1}},
+      staticDim(k * m, kGemmThreads), staticDim(1, 1)));
   return lowered;
 }
 

@@ -12,8 +12,10 @@
 // consecutive. The reduction runs in tiles of GEMM_KTILE (16) through
 // shared memory, zero-padded at the edges, so no size needs to be a
 // multiple of a tile. Every element of C is one thread's sum over the
-// reduction in increasing order: results are deterministic, and dw's sum
-// over all B*L rows happens inside one block (no atomics, no split-K yet).
+// reduction in increasing order: results are deterministic. dw's sum over
+// all B*L rows is split (gemm_split) when the weight has too few tiles to
+// fill the GPU: each split is one block's sum, and the partials are added
+// in a fixed order (no atomics).
 // C is overwritten, never accumulated into.
 
 namespace aoarm_k {
@@ -31,21 +33,21 @@ constexpr int GEMM_THREADS = 256;
 ///   B(t, c) = TB ? b[c * red + t]  : b[t * COLS + c]  (B stored red x COLS,
 ///                                                      or transposed)
 /// and C stored rows x COLS. Grid: (ceil(rows / 64), ceil(COLS / 64)),
-/// GEMM_THREADS threads per block.
+/// GEMM_THREADS threads per block. gemm_range computes the block's tile
+/// over the reduction range [t_begin, t_end) only (`red` is the stride).
 ///   linear / head:  gemm<L, M, K, true, false, false, false>(x, w, y, B)
 ///   vjp dx:         gemm<L, K, M, true, false, false, true>(dy, w, dx, B)
 ///   vjp dw:         gemm<K, M, L, false, true, true, false>(x, dy, dw, B)
-template <int ROWS, int COLS, int RED, bool ROWS_BATCHED, bool RED_BATCHED,
-          bool TA, bool TB>
-__device__ void gemm(const float *a, const float *b, float *c, int batch) {
+template <int COLS, bool TA, bool TB>
+__device__ void gemm_range(const float *a, const float *b, float *c,
+                           long long rows, long long red, long long t_begin,
+                           long long t_end) {
   // +1 column of padding: the row-major loads below store down a column.
   __shared__ float As[GEMM_KTILE][GEMM_TILE + 1];
   __shared__ float Bs[GEMM_KTILE][GEMM_TILE + 1];
 
   const int tid = (int)threadIdx.x;
   const int tx = tid % 16, ty = tid / 16;
-  const long long rows = ROWS_BATCHED ? (long long)ROWS * batch : ROWS;
-  const long long red = RED_BATCHED ? (long long)RED * batch : RED;
   const long long row0 = (long long)blockIdx.x * GEMM_TILE;
   const long long col0 = (long long)blockIdx.y * GEMM_TILE;
 
@@ -54,9 +56,9 @@ __device__ void gemm(const float *a, const float *b, float *c, int batch) {
     for (int j = 0; j < 4; ++j)
       acc[i][j] = 0.0f;
 
-  // The trip count depends only on the batch: every thread of the block
-  // reaches both barriers the same number of times.
-  for (long long t0 = 0; t0 < red; t0 += GEMM_KTILE) {
+  // The trip count is the same for every thread of the block: all of them
+  // reach both barriers the same number of times.
+  for (long long t0 = t_begin; t0 < t_end; t0 += GEMM_KTILE) {
     // 16 x 64 elements of each tile, 4 per thread; consecutive threads
     // read consecutive addresses of whichever layout the operand has.
     for (int n = 0; n < (GEMM_KTILE * GEMM_TILE) / GEMM_THREADS; ++n) {
@@ -65,7 +67,7 @@ __device__ void gemm(const float *a, const float *b, float *c, int batch) {
       const int r = TA ? e % GEMM_TILE : e / GEMM_KTILE;
       long long gr = row0 + r, gt = t0 + t;
       float value = 0.0f;
-      if (gr < rows && gt < red)
+      if (gr < rows && gt < t_end)
         value = TA ? a[gt * rows + gr] : a[gr * red + gt];
       As[t][r] = value;
 
@@ -74,7 +76,7 @@ __device__ void gemm(const float *a, const float *b, float *c, int batch) {
       const long long gc = col0 + cc;
       gt = t0 + t;
       value = 0.0f;
-      if (gc < COLS && gt < red)
+      if (gc < COLS && gt < t_end)
         value = TB ? b[gc * red + gt] : b[gt * COLS + gc];
       Bs[t][cc] = value;
     }
@@ -102,6 +104,47 @@ __device__ void gemm(const float *a, const float *b, float *c, int batch) {
         c[r * COLS + cc] = acc[i][j];
     }
   }
+}
+
+
+/// The whole product (see above).
+template <int ROWS, int COLS, int RED, bool ROWS_BATCHED, bool RED_BATCHED,
+          bool TA, bool TB>
+__device__ void gemm(const float *a, const float *b, float *c, int batch) {
+  const long long rows = ROWS_BATCHED ? (long long)ROWS * batch : ROWS;
+  const long long red = RED_BATCHED ? (long long)RED * batch : RED;
+  gemm_range<COLS, TA, TB>(a, b, c, rows, red, 0, red);
+}
+
+/// Split-K for a reduction over the batch (dw = x^T @ dy): block z of
+/// SPLITS sums its own range of the RED * batch rows (ranges of whole
+/// K-tiles, in order) into partial[z] (ROWS x COLS), so SPLITS times more
+/// blocks share the work; split_sum then adds the partials in z order.
+/// Grid: (ceil(ROWS / 64), ceil(COLS / 64), SPLITS).
+template <int ROWS, int COLS, int RED, bool TA, bool TB, int SPLITS>
+__device__ void gemm_split(const float *a, const float *b, float *partial,
+                           int batch) {
+  const long long red = (long long)RED * batch;
+  const long long tiles = (red + GEMM_KTILE - 1) / GEMM_KTILE;
+  const long long per = (tiles + SPLITS - 1) / SPLITS * GEMM_KTILE;
+  const long long begin = (long long)blockIdx.z * per;
+  const long long end = begin + per < red ? begin + per : red;
+  gemm_range<COLS, TA, TB>(a, b,
+                           partial + (long long)blockIdx.z * ROWS * COLS,
+                           ROWS, red, begin, end);
+}
+
+/// out[i] = sum over z of partial[z * N + i], in z order. Grid:
+/// ceil(N / 256) blocks of 256.
+template <long long N, int SPLITS>
+__device__ void split_sum(const float *partial, float *out) {
+  const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= N)
+    return;
+  float sum = 0.0f;
+  for (int z = 0; z < SPLITS; ++z)
+    sum += partial[z * N + i];
+  out[i] = sum;
 }
 
 } // namespace aoarm_k
