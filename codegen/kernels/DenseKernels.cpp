@@ -126,18 +126,32 @@ int64_t dwSplits(int64_t k, int64_t m) {
   return std::min(kDwMaxSplits, std::max<int64_t>(1, kDwBlocks / tiles));
 }
 
+/// The sizes of x [B, l, k] @ w [k, m], checked.
+struct LinearShape {
+  int64_t l = 0, k = 0, m = 0;
+};
+std::optional<LinearShape> linearShape(const Checker &c, const TensorInfo &x,
+                                       const TensorInfo &w) {
+  LinearShape s;
+  if (!activation(c, x, "x", &s.l) || !weight(c, w))
+    return std::nullopt;
+  s.k = w.shape[0];
+  s.m = w.shape[1];
+  if (x.shape.back() != s.k)
+    return c.fail("x " + shapeText(x) + " and w " + shapeText(w) +
+                  " disagree on K");
+  return s;
+}
+
 std::optional<Lowered> lowerLinear(const KernelRequest &r, const Checker &c) {
   // y[N, M] = x[N, K] @ w[K, M], N = B * L.
   if (!c.counts(2, 1))
     return std::nullopt;
   const TensorInfo &x = r.inputs[0], &w = r.inputs[1], &y = r.outputs[0];
-  int64_t l = 0;
-  if (!activation(c, x, "x", &l) || !weight(c, w))
+  const std::optional<LinearShape> shape = linearShape(c, x, w);
+  if (!shape)
     return std::nullopt;
-  const int64_t k = w.shape[0], m = w.shape[1];
-  if (x.shape.back() != k)
-    return c.fail("x " + shapeText(x) + " and w " + shapeText(w) +
-                  " disagree on K");
+  const int64_t l = shape->l, k = shape->k, m = shape->m;
   if (!sameRows(c, y, x, m, "y"))
     return std::nullopt;
   Lowered lowered;
@@ -151,18 +165,15 @@ std::optional<Lowered> lowerLinear(const KernelRequest &r, const Checker &c) {
 
 std::optional<Lowered> lowerLinearVjp(const KernelRequest &r,
                                       const Checker &c) {
-  // dx[N, K] = dy[N, M] @ w^T and dw[K, M] = x^T @ dy (summed over all
-  // N = B * L rows inside each block, in order), both overwritten.
+  // dx[N, K] = dy[N, M] @ w^T and dw[K, M] = x^T @ dy (the sum over the
+  // N = B * L rows split below), both overwritten.
   if (!c.counts(3, 2))
     return std::nullopt;
   const TensorInfo &dy = r.inputs[0], &x = r.inputs[1], &w = r.inputs[2];
-  int64_t l = 0;
-  if (!activation(c, x, "x", &l) || !weight(c, w))
+  const std::optional<LinearShape> shape = linearShape(c, x, w);
+  if (!shape)
     return std::nullopt;
-  const int64_t k = w.shape[0], m = w.shape[1];
-  if (x.shape.back() != k)
-    return c.fail("x " + shapeText(x) + " and w " + shapeText(w) +
-                  " disagree on K");
+  const int64_t l = shape->l, k = shape->k, m = shape->m;
   if (!sameRows(c, dy, x, m, "dy") || !sameRows(c, r.outputs[0], x, k, "dx"))
     return std::nullopt;
   if (r.outputs[1].isInt || r.outputs[1].shape != w.shape)

@@ -18,10 +18,13 @@ namespace {
 constexpr int64_t kAlign = 256;
 int64_t alignUp(int64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
-/// The host's copy of aoarm_k::StepScalars (codegen/kernels/common.cuh).
+/// The host's copy of aoarm_k::StepScalars (codegen/kernels/common.cuh):
+/// the runtime reads no codegen header, so the layout is repeated here and
+/// pinned by the assert (seven doubles, in common.cuh's order).
 struct StepScalars {
   double lr, beta1, beta2, eps, weightDecay, maxNorm, step;
 };
+static_assert(sizeof(StepScalars) == 7 * sizeof(double));
 
 StatusOr<int64_t> getInt(const json &object, const std::string &key,
                          const std::string &path, int64_t min = 0) {
