@@ -34,6 +34,14 @@ std::optional<Lowered> lowerKernel(const KernelRequest &request,
   return std::nullopt;
 }
 
+namespace {
+
+std::string elementType(const TensorInfo &t) {
+  return t.isInt ? "int" : t.bf16 ? "aoarm_k::bf16" : "float";
+}
+
+} // namespace
+
 std::vector<std::string> argumentTypes(const KernelRequest &request,
                                        const Launch &launch) {
   std::vector<std::string> types;
@@ -41,12 +49,12 @@ std::vector<std::string> argumentTypes(const KernelRequest &request,
     switch (arg.kind) {
     case ArgRef::Input: {
       const bool inPlace = request.kernel == "adamw" && arg.index < 4;
-      const char *elem = request.inputs.at(arg.index).isInt ? "int" : "float";
-      types.push_back(std::string(inPlace ? "" : "const ") + elem + "*");
+      types.push_back(std::string(inPlace ? "" : "const ") +
+                      elementType(request.inputs.at(arg.index)) + "*");
       break;
     }
     case ArgRef::Output:
-      types.push_back(request.outputs.at(arg.index).isInt ? "int*" : "float*");
+      types.push_back(elementType(request.outputs.at(arg.index)) + "*");
       break;
     case ArgRef::Scratch:
       types.push_back("float*");

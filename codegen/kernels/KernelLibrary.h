@@ -45,11 +45,13 @@ struct StepScalars {
 };
 
 /// One tensor a kernel reads or writes: int32 (tokens, positions, orders)
-/// or f32, row-major, shape[0] == -1 for the batch (the only dynamic
-/// dimension; scalars have shape []).
+/// or float, row-major, shape[0] == -1 for the batch (the only dynamic
+/// dimension; scalars have shape []). A float tensor is stored as f32, or
+/// as bf16 when `bf16` (the kernels compute in f32 either way; common.cuh).
 struct TensorInfo {
   bool isInt = false;
   std::vector<int64_t> shape;
+  bool bf16 = false;
 
   /// Elements, with the batch dimension counted as `batch`.
   int64_t elements(int64_t batch) const;
@@ -137,8 +139,8 @@ struct Lowered {
 std::optional<Lowered> lowerKernel(const KernelRequest &request,
                                    std::string *error);
 
-/// The C type of each argument of `launch` ("float*", "const int*", "int",
-/// "const StepScalars*"), in argument order. Outputs and scratch are
+/// The C type of each argument of `launch` ("float*", "const int*",
+/// "const aoarm_k::bf16*", "int", "const StepScalars*"), in argument order. Outputs and scratch are
 /// writable; inputs are const, except the in-place regions of "adamw".
 std::vector<std::string> argumentTypes(const KernelRequest &request,
                                        const Launch &launch);

@@ -14,7 +14,7 @@ std::string shapeText(const TensorInfo &t) {
   for (size_t i = 0; i < t.shape.size(); ++i)
     s += (i ? ", " : "") +
          (t.shape[i] == -1 ? std::string("B") : std::to_string(t.shape[i]));
-  return s + "]" + (t.isInt ? " i32" : " f32");
+  return s + "]" + (t.isInt ? " i32" : t.bf16 ? " bf16" : " f32");
 }
 
 std::string doubleBits(double value) {

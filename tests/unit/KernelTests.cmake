@@ -31,7 +31,8 @@ set_source_files_properties(${emu_dir}/EmuKernels.cpp PROPERTIES
 # What both runKernelCase backends share, and the cases.
 add_library(AoarmKernelCaseCommon OBJECT cudaemu/KernelHarnessCommon.cpp
             ${kernel_cases})
-target_link_libraries(AoarmKernelCaseCommon PUBLIC AoarmKernels GTest::gtest)
+target_link_libraries(AoarmKernelCaseCommon PUBLIC AoarmKernels AoarmRuntime
+                      GTest::gtest)
 add_library(AoarmKernelEmu STATIC cudaemu/KernelHarness.cpp
             $<TARGET_OBJECTS:AoarmKernelEmuModule>
             $<TARGET_OBJECTS:AoarmKernelCaseCommon>)

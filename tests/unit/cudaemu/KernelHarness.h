@@ -27,19 +27,40 @@
 
 namespace aoarm::kerneltest {
 
-/// A host tensor: floats or int32s, sized for a batch.
+/// A host tensor: floats or int32s, sized for a batch. A bf16 tensor
+/// (info.bf16) keeps its values in `f` too, every one a bf16 value; `h`
+/// holds their bits for the device (packBf16 / unpackBf16, which the
+/// backends call around a run).
 struct HostTensor {
   kernels::TensorInfo info;
   std::vector<float> f;
   std::vector<int32_t> i;
+  std::vector<uint16_t> h;
 
-  void *data() { return info.isInt ? static_cast<void *>(i.data()) : f.data(); }
+  /// What the device copy holds.
+  void *data() {
+    return info.isInt  ? static_cast<void *>(i.data())
+           : info.bf16 ? static_cast<void *>(h.data())
+                       : static_cast<void *>(f.data());
+  }
+  size_t bytes() const {
+    return info.isInt  ? i.size() * sizeof(int32_t)
+           : info.bf16 ? h.size() * sizeof(uint16_t)
+                       : f.size() * sizeof(float);
+  }
 };
 
 /// A tensor of `info` at `batch`, floats NaN and ints INT32_MIN.
 HostTensor makeTensor(const kernels::TensorInfo &info, int batch);
 
-/// Floats uniform in [lo, hi), never exactly 0.
+/// A bf16 tensor: f rounded to bf16 (nearest even) into h; f keeps the
+/// rounded values. Nothing for other tensors.
+void packBf16(HostTensor &t);
+/// A bf16 tensor: h widened (exactly) into f.
+void unpackBf16(HostTensor &t);
+
+/// Floats uniform in [lo, hi), never exactly 0; for a bf16 tensor, rounded
+/// to bf16 (so the reference sees what the kernel reads).
 void fillUniform(HostTensor &t, std::mt19937 &rng, float lo = -1, float hi = 1);
 /// Ints uniform in [0, n).
 void fillInts(HostTensor &t, std::mt19937 &rng, int n);

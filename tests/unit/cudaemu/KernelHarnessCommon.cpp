@@ -2,6 +2,8 @@
 // tensors, random fills, the checks before a run and the comparison.
 #include "tests/unit/cudaemu/KernelHarness.h"
 
+#include "runtime/checkpoint/Safetensors.h" // floatToBFloat16
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -20,14 +22,33 @@ HostTensor makeTensor(const TensorInfo &info, int batch) {
     t.i.assign(n, std::numeric_limits<int32_t>::min());
   else
     t.f.assign(n, std::numeric_limits<float>::quiet_NaN());
+  if (info.bf16)
+    t.h.assign(n, floatToBFloat16(std::numeric_limits<float>::quiet_NaN()));
   return t;
+}
+
+void packBf16(HostTensor &t) {
+  if (t.info.isInt || !t.info.bf16)
+    return;
+  t.h.resize(t.f.size());
+  for (size_t k = 0; k < t.f.size(); ++k) {
+    t.h[k] = floatToBFloat16(t.f[k]);
+    t.f[k] = bfloat16ToFloat(t.h[k]);
+  }
+}
+
+void unpackBf16(HostTensor &t) {
+  if (t.info.isInt || !t.info.bf16)
+    return;
+  for (size_t k = 0; k < t.h.size(); ++k)
+    t.f[k] = bfloat16ToFloat(t.h[k]);
 }
 
 void fillUniform(HostTensor &t, std::mt19937 &rng, float lo, float hi) {
   std::uniform_real_distribution<float> dist(lo, hi);
   for (float &x : t.f) {
     do
-      x = dist(rng);
+      x = t.info.bf16 ? bfloat16ToFloat(floatToBFloat16(dist(rng))) : dist(rng);
     while (x == 0.0f);
   }
 }

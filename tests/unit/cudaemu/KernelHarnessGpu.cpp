@@ -108,12 +108,6 @@ Gpu &gpu() {
   return *opened;
 }
 
-/// Bytes of a host tensor.
-size_t bytesOf(const HostTensor &t) {
-  return t.info.isInt ? t.i.size() * sizeof(int32_t)
-                      : t.f.size() * sizeof(float);
-}
-
 } // namespace
 
 std::string runKernelCase(const KernelRequest &request, int batch,
@@ -128,6 +122,8 @@ std::string runKernelCase(const KernelRequest &request, int batch,
   Gpu &g = gpu();
   if (!g.device || !g.module)
     return g.error;
+  for (HostTensor &t : inputs)
+    packBf16(t);
   cuda::Device &device = *g.device;
   if (Status current = device.makeCurrent(); !current.isOk())
     return current.message();
@@ -155,9 +151,9 @@ std::string runKernelCase(const KernelRequest &request, int batch,
   // each at least 4 bytes (B = 0 gives empty tensors) and 256-aligned.
   std::vector<size_t> sizes;
   for (const HostTensor &t : inputs)
-    sizes.push_back(bytesOf(t));
+    sizes.push_back(t.bytes());
   for (const HostTensor &t : outputs)
-    sizes.push_back(bytesOf(t));
+    sizes.push_back(t.bytes());
   for (const Scratch &s : lowered->scratch)
     sizes.push_back(static_cast<size_t>(scratchBytes(s, batch)));
   sizes.push_back(sizeof(StepScalars));
@@ -252,6 +248,10 @@ std::string runKernelCase(const KernelRequest &request, int batch,
           !s.isOk())
         return s.withContext("output " + std::to_string(o)).message();
     }
+  for (HostTensor &t : inputs)
+    unpackBf16(t);
+  for (HostTensor &t : outputs)
+    unpackBf16(t);
   return "";
 }
 
