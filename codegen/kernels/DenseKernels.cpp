@@ -6,6 +6,12 @@
 // device functions with their static shapes as template arguments. The
 // launch geometry here must match the constants of the .cuh files:
 // GEMM_TILE / GEMM_THREADS in gemm.cuh and ATTN_ROWS in attention.cuh.
+//
+// Storage: every float tensor may be f32 or bf16, in any mix (the memory
+// plan's choice). The calls name only static sizes: the device functions
+// deduce each tensor's storage type from the wrapper's pointer types
+// (argumentTypes), so the lowering is the same for every mix. Scratch (dw's
+// split-K partials, attention's lse and D) is f32 either way.
 #include "codegen/kernels/LoweringSupport.h"
 
 #include <algorithm>
@@ -52,7 +58,7 @@ bool fitsInt(int64_t v) { return v > 0 && v <= INT_MAX; }
 // linear, head, vjp.linear, vjp.head
 //===----------------------------------------------------------------------===//
 
-/// An activation [B, ..., last]: f32, batched, every other dim static.
+/// An activation [B, ..., last]: float, batched, every other dim static.
 /// Sets *rows to the rows per batch row (the product of the middle dims).
 bool activation(const Checker &c, const TensorInfo &t, const char *name,
                 int64_t *rows) {
@@ -64,7 +70,7 @@ bool activation(const Checker &c, const TensorInfo &t, const char *name,
       n *= t.shape[i];
   }
   if (!ok || !fitsInt(n) || !fitsInt(t.shape.back())) {
-    c.fail(std::string(name) + " must be f32 [B, ..., n] with static sizes " +
+    c.fail(std::string(name) + " must be float [B, ..., n] with static sizes " +
            "under 2^31, got " + shapeText(t));
     return false;
   }
@@ -72,12 +78,12 @@ bool activation(const Checker &c, const TensorInfo &t, const char *name,
   return true;
 }
 
-/// The weight [K, M], f32, static.
+/// The weight [K, M], float, static.
 bool weight(const Checker &c, const TensorInfo &t) {
   if (!t.isInt && t.shape.size() == 2 && fitsInt(t.shape[0]) &&
       fitsInt(t.shape[1]))
     return true;
-  c.fail("w must be f32 [K, M] (static), got " + shapeText(t));
+  c.fail("w must be float [K, M] (static), got " + shapeText(t));
   return false;
 }
 
@@ -88,7 +94,7 @@ bool sameRows(const Checker &c, const TensorInfo &t, const TensorInfo &like,
   want.back() = last;
   if (!t.isInt && t.shape == want)
     return true;
-  TensorInfo w{false, want};
+  TensorInfo w{false, want, t.bf16}; // the shape is what differs
   c.fail(std::string(name) + " must be " + shapeText(w) + ", got " +
          shapeText(t));
   return false;
@@ -230,7 +236,7 @@ bool qkvTensor(const Checker &c, const TensorInfo &t, const char *name,
   if (!t.isInt && t.shape.size() == 3 && t.shape[0] == -1 &&
       fitsInt(t.shape[1]) && t.shape[2] == d)
     return true;
-  c.fail(std::string(name) + " must be f32 [B, L, " + std::to_string(d) +
+  c.fail(std::string(name) + " must be float [B, L, " + std::to_string(d) +
          "], got " + shapeText(t));
   return false;
 }
@@ -243,7 +249,7 @@ std::optional<AttentionShape> attentionShape(const KernelRequest &r,
   const TensorInfo &q = r.inputs[first];
   if (q.isInt || q.shape.size() != 3 || q.shape[0] != -1 ||
       !fitsInt(q.shape[1]) || !fitsInt(q.shape[2])) {
-    c.fail("q must be f32 [B, Lq, D], got " + shapeText(q));
+    c.fail("q must be float [B, Lq, D], got " + shapeText(q));
     return std::nullopt;
   }
   AttentionShape s;

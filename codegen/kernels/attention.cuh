@@ -32,6 +32,13 @@
 // Precision: scores, exponentials, lse and D are fp32 (the reference keeps
 // its row reductions in double); the tests bound the difference.
 //
+// Storage: each of q, k, v, dout, out, dq, dk, dv has a type parameter of
+// its own (float or bf16, deduced from the wrapper's pointers). Rows and
+// tiles are read with load() into f32 registers and __shared__ tiles (q
+// and k rotated there, in f32, from the loaded values: no rotated copy is
+// stored), and results are written with store(), so a bf16 output is
+// rounded once. The stats scratch (lse, D) stays f32.
+//
 // RoPE (half-split, as RefOps ropeRows): freq_d = base^(-2d / HD) by pow in
 // double, angle = pos * freq_d in double, cos and sin in double rounded to
 // float, then the rotation in float. The base is a template argument as
@@ -98,12 +105,12 @@ __device__ __forceinline__ void rope_pair(float &lo, float &hi, int pos,
 
 /// Loads row `row` of head h of src [B, LR, H * HD] into x, rotated at its
 /// position when ROPE (positions [B, LR]).
-template <int LR, int H, int HD, bool ROPE>
-__device__ void load_row(float *x, const float *src, const int *pos,
+template <int LR, int H, int HD, bool ROPE, typename SrcType>
+__device__ void load_row(float *x, const SrcType *src, const int *pos,
                          const double *freq, int b, int h, int row) {
   const long long off = (((long long)b * LR + row) * H + h) * HD;
   for (int d = 0; d < HD; ++d)
-    x[d] = src[off + d];
+    x[d] = load(src, off + d);
   if (ROPE) {
     const int p = pos[(long long)b * LR + row];
     for (int d = 0; d < HD / 2; ++d)
@@ -113,8 +120,8 @@ __device__ void load_row(float *x, const float *src, const int *pos,
 
 /// Rotates x back (the transpose, as ropeBackward) when ROPE, then stores
 /// it as row `row` of head h of dst.
-template <int LR, int H, int HD, bool ROPE>
-__device__ void store_row(float *dst, float *x, const int *pos,
+template <int LR, int H, int HD, bool ROPE, typename DstType>
+__device__ void store_row(DstType *dst, float *x, const int *pos,
                           const double *freq, int b, int h, int row) {
   if (ROPE) {
     const int p = pos[(long long)b * LR + row];
@@ -123,14 +130,14 @@ __device__ void store_row(float *dst, float *x, const int *pos,
   }
   const long long off = (((long long)b * LR + row) * H + h) * HD;
   for (int d = 0; d < HD; ++d)
-    dst[off + d] = x[d];
+    store(dst, off + d, x[d]);
 }
 
 /// Stages rows [r0, r0 + KT) of head h of src [B, LR, H * HD] in tile
 /// (KT x HD), rotated when ROPE, zeros past LR. All threads of the block
 /// take part; the caller synchronizes.
-template <int LR, int H, int HD, int KT, bool ROPE>
-__device__ void load_tile(float *tile, const float *src, const int *pos,
+template <int LR, int H, int HD, int KT, bool ROPE, typename SrcType>
+__device__ void load_tile(float *tile, const SrcType *src, const int *pos,
                           const double *freq, int b, int h, int r0, int tid) {
   constexpr int HALF = HD / 2;
   for (int e = tid; e < KT * HALF; e += ATTN_ROWS) {
@@ -138,8 +145,8 @@ __device__ void load_tile(float *tile, const float *src, const int *pos,
     float lo = 0.0f, hi = 0.0f;
     if (r < LR) {
       const long long off = (((long long)b * LR + r) * H + h) * HD;
-      lo = src[off + d];
-      hi = src[off + d + HALF];
+      lo = load(src, off + d);
+      hi = load(src, off + d + HALF);
       if (ROPE)
         rope_pair(lo, hi, pos[(long long)b * LR + r], freq[d], 1.0);
     }
@@ -152,10 +159,12 @@ __device__ void load_tile(float *tile, const float *src, const int *pos,
 /// visible key tiles. STATS false writes out [B, LQ, H * HD]; STATS true
 /// writes (lse, D = dout . out) per row into stats [B, H, LQ, 2], with
 /// (-inf, 0) for a row that sees no key.
-template <int LQ, int LK, int H, int HD, int MASK, bool ROPE, bool STATS>
-__device__ void forward_rows(const float *q, const float *k, const float *v,
+template <int LQ, int LK, int H, int HD, int MASK, bool ROPE, bool STATS,
+          typename QType, typename KType, typename VType, typename DoType,
+          typename OType>
+__device__ void forward_rows(const QType *q, const KType *k, const VType *v,
                              const int *qpos, const int *kpos, double base,
-                             const float *dout, float *out, float *stats,
+                             const DoType *dout, OType *out, float *stats,
                              int batch) {
   constexpr int KT = Tile<HD>::rows;
   __shared__ float Ks[KT * HD];
@@ -229,22 +238,24 @@ __device__ void forward_rows(const float *q, const float *k, const float *v,
     if (l > 0.0f) {
       lse = m + logf(l);
       for (int d = 0; d < HD; ++d)
-        dsum += dout[off + d] * (acc[d] / l);
+        dsum += load(dout, off + d) * (acc[d] / l);
     }
     float *st = stats + (((long long)b * H + h) * LQ + i) * 2;
     st[0] = lse;
     st[1] = dsum;
   } else {
     for (int d = 0; d < HD; ++d)
-      out[off + d] = l > 0.0f ? acc[d] / l : 0.0f;
+      store(out, off + d, l > 0.0f ? acc[d] / l : 0.0f);
   }
 }
 
 /// dq for one block of query rows (see the file comment), from the stats.
-template <int LQ, int LK, int H, int HD, int MASK, bool ROPE>
-__device__ void dq_rows(const float *dout, const float *q, const float *k,
-                        const float *v, const int *qpos, const int *kpos,
-                        double base, const float *stats, float *dq,
+template <int LQ, int LK, int H, int HD, int MASK, bool ROPE,
+          typename DoType, typename QType, typename KType, typename VType,
+          typename DqType>
+__device__ void dq_rows(const DoType *dout, const QType *q, const KType *k,
+                        const VType *v, const int *qpos, const int *kpos,
+                        double base, const float *stats, DqType *dq,
                         int batch) {
   constexpr int KT = Tile<HD>::rows;
   __shared__ float Ks[KT * HD];
@@ -307,11 +318,13 @@ __device__ void dq_rows(const float *dout, const float *q, const float *k,
 }
 
 /// dk and dv for one block of key rows (see the file comment).
-template <int LQ, int LK, int H, int HD, int MASK, bool ROPE>
-__device__ void dkdv_rows(const float *dout, const float *q, const float *k,
-                          const float *v, const int *qpos, const int *kpos,
-                          double base, const float *stats, float *dk,
-                          float *dv, int batch) {
+template <int LQ, int LK, int H, int HD, int MASK, bool ROPE,
+          typename DoType, typename QType, typename KType, typename VType,
+          typename DkType, typename DvType>
+__device__ void dkdv_rows(const DoType *dout, const QType *q, const KType *k,
+                          const VType *v, const int *qpos, const int *kpos,
+                          double base, const float *stats, DkType *dk,
+                          DvType *dv, int batch) {
   constexpr int QT = Tile<HD>::rows;
   __shared__ float Qs[QT * HD];
   __shared__ float Os[QT * HD]; // dout rows
@@ -390,80 +403,93 @@ __device__ void dkdv_rows(const float *dout, const float *q, const float *k,
 // The launches. Template arguments: LQ, LK (rows of q and of k / v), H
 // heads, HD head size (even, <= 128), MASK (0 causal, 1 strict_causal,
 // 2 bidirectional) and, for rope_*, BASE_BITS (the rope base's IEEE-754
-// bits). stats is the backward's scratch, [B, H, LQ, 2] floats.
+// bits); then the tensors' storage types (float or bf16), deduced. stats
+// is the backward's scratch, [B, H, LQ, 2] floats. A forward passes a
+// typed null for the dout it does not read, the stats pass for the out it
+// does not write.
 
-template <int LQ, int LK, int H, int HD, int MASK>
-__device__ void attention_fwd(const float *q, const float *k, const float *v,
-                              float *out, int batch) {
+template <int LQ, int LK, int H, int HD, int MASK, typename QType,
+          typename KType, typename VType, typename OType>
+__device__ void attention_fwd(const QType *q, const KType *k, const VType *v,
+                              OType *out, int batch) {
   attn::forward_rows<LQ, LK, H, HD, MASK, false, false>(
-      q, k, v, nullptr, nullptr, 0.0, nullptr, out, nullptr, batch);
+      q, k, v, nullptr, nullptr, 0.0, (const float *)nullptr, out, nullptr,
+      batch);
 }
 
 template <int LQ, int LK, int H, int HD, int MASK,
-          unsigned long long BASE_BITS>
-__device__ void rope_attention_fwd(const float *q, const float *k,
-                                   const float *v, const int *qpos,
-                                   const int *kpos, float *out, int batch) {
+          unsigned long long BASE_BITS, typename QType, typename KType,
+          typename VType, typename OType>
+__device__ void rope_attention_fwd(const QType *q, const KType *k,
+                                   const VType *v, const int *qpos,
+                                   const int *kpos, OType *out, int batch) {
   attn::forward_rows<LQ, LK, H, HD, MASK, true, false>(
       q, k, v, qpos, kpos, __longlong_as_double((long long)BASE_BITS),
-      nullptr, out, nullptr, batch);
+      (const float *)nullptr, out, nullptr, batch);
 }
 
-template <int LQ, int LK, int H, int HD, int MASK>
-__device__ void attention_bwd_stats(const float *dout, const float *q,
-                                    const float *k, const float *v,
+template <int LQ, int LK, int H, int HD, int MASK, typename DoType,
+          typename QType, typename KType, typename VType>
+__device__ void attention_bwd_stats(const DoType *dout, const QType *q,
+                                    const KType *k, const VType *v,
                                     float *stats, int batch) {
   attn::forward_rows<LQ, LK, H, HD, MASK, false, true>(
-      q, k, v, nullptr, nullptr, 0.0, dout, nullptr, stats, batch);
+      q, k, v, nullptr, nullptr, 0.0, dout, (float *)nullptr, stats, batch);
 }
 
 template <int LQ, int LK, int H, int HD, int MASK,
-          unsigned long long BASE_BITS>
-__device__ void rope_attention_bwd_stats(const float *dout, const float *q,
-                                         const float *k, const float *v,
+          unsigned long long BASE_BITS, typename DoType, typename QType,
+          typename KType, typename VType>
+__device__ void rope_attention_bwd_stats(const DoType *dout, const QType *q,
+                                         const KType *k, const VType *v,
                                          const int *qpos, const int *kpos,
                                          float *stats, int batch) {
   attn::forward_rows<LQ, LK, H, HD, MASK, true, true>(
       q, k, v, qpos, kpos, __longlong_as_double((long long)BASE_BITS), dout,
-      nullptr, stats, batch);
+      (float *)nullptr, stats, batch);
 }
 
-template <int LQ, int LK, int H, int HD, int MASK>
-__device__ void attention_bwd_dq(const float *dout, const float *q,
-                                 const float *k, const float *v,
-                                 const float *stats, float *dq, int batch) {
+template <int LQ, int LK, int H, int HD, int MASK, typename DoType,
+          typename QType, typename KType, typename VType, typename DqType>
+__device__ void attention_bwd_dq(const DoType *dout, const QType *q,
+                                 const KType *k, const VType *v,
+                                 const float *stats, DqType *dq, int batch) {
   attn::dq_rows<LQ, LK, H, HD, MASK, false>(dout, q, k, v, nullptr, nullptr,
                                             0.0, stats, dq, batch);
 }
 
 template <int LQ, int LK, int H, int HD, int MASK,
-          unsigned long long BASE_BITS>
-__device__ void rope_attention_bwd_dq(const float *dout, const float *q,
-                                      const float *k, const float *v,
+          unsigned long long BASE_BITS, typename DoType, typename QType,
+          typename KType, typename VType, typename DqType>
+__device__ void rope_attention_bwd_dq(const DoType *dout, const QType *q,
+                                      const KType *k, const VType *v,
                                       const int *qpos, const int *kpos,
-                                      const float *stats, float *dq,
+                                      const float *stats, DqType *dq,
                                       int batch) {
   attn::dq_rows<LQ, LK, H, HD, MASK, true>(
       dout, q, k, v, qpos, kpos, __longlong_as_double((long long)BASE_BITS),
       stats, dq, batch);
 }
 
-template <int LQ, int LK, int H, int HD, int MASK>
-__device__ void attention_bwd_dkdv(const float *dout, const float *q,
-                                   const float *k, const float *v,
-                                   const float *stats, float *dk, float *dv,
+template <int LQ, int LK, int H, int HD, int MASK, typename DoType,
+          typename QType, typename KType, typename VType, typename DkType,
+          typename DvType>
+__device__ void attention_bwd_dkdv(const DoType *dout, const QType *q,
+                                   const KType *k, const VType *v,
+                                   const float *stats, DkType *dk, DvType *dv,
                                    int batch) {
   attn::dkdv_rows<LQ, LK, H, HD, MASK, false>(
       dout, q, k, v, nullptr, nullptr, 0.0, stats, dk, dv, batch);
 }
 
 template <int LQ, int LK, int H, int HD, int MASK,
-          unsigned long long BASE_BITS>
-__device__ void rope_attention_bwd_dkdv(const float *dout, const float *q,
-                                        const float *k, const float *v,
+          unsigned long long BASE_BITS, typename DoType, typename QType,
+          typename KType, typename VType, typename DkType, typename DvType>
+__device__ void rope_attention_bwd_dkdv(const DoType *dout, const QType *q,
+                                        const KType *k, const VType *v,
                                         const int *qpos, const int *kpos,
-                                        const float *stats, float *dk,
-                                        float *dv, int batch) {
+                                        const float *stats, DkType *dk,
+                                        DvType *dv, int batch) {
   attn::dkdv_rows<LQ, LK, H, HD, MASK, true>(
       dout, q, k, v, qpos, kpos, __longlong_as_double((long long)BASE_BITS),
       stats, dk, dv, batch);

@@ -1,4 +1,4 @@
-// gemm.cuh: the fp32 matrix products of linear / head and their vjp.
+// gemm.cuh: the matrix products of linear / head and their vjp.
 //
 // One device function serves all three products of a linear layer
 // (y = x @ w, dx = dy @ w^T, dw = x^T @ dy): the shapes are static template
@@ -17,6 +17,14 @@
 // fill the GPU: each split is one block's sum, and the partials are added
 // in a fixed order (no atomics).
 // C is overwritten, never accumulated into.
+//
+// Storage: a, b and c each have a type parameter of their own (float or
+// bf16, deduced from the wrapper's pointers; the memory plan mixes them:
+// bf16 activations with the f32 weight and dw). Elements are read with
+// load() into the f32 shared tiles and C is written with store(): the
+// products and sums are the same f32 arithmetic for every storage, and a
+// bf16 C is rounded once, at the end. Split-K partials stay f32: only
+// split_sum writes the typed output.
 
 namespace aoarm_k {
 
@@ -38,8 +46,10 @@ constexpr int GEMM_THREADS = 256;
 ///   linear / head:  gemm<L, M, K, true, false, false, false>(x, w, y, B)
 ///   vjp dx:         gemm<L, K, M, true, false, false, true>(dy, w, dx, B)
 ///   vjp dw:         gemm<K, M, L, false, true, true, false>(x, dy, dw, B)
-template <int COLS, bool TA, bool TB>
-__device__ void gemm_range(const float *a, const float *b, float *c,
+/// AType, BType and CType (float or bf16) are deduced from the pointers.
+template <int COLS, bool TA, bool TB, typename AType, typename BType,
+          typename CType>
+__device__ void gemm_range(const AType *a, const BType *b, CType *c,
                            long long rows, long long red, long long t_begin,
                            long long t_end) {
   // +1 column of padding: the row-major loads below store down a column.
@@ -68,7 +78,7 @@ __device__ void gemm_range(const float *a, const float *b, float *c,
       long long gr = row0 + r, gt = t0 + t;
       float value = 0.0f;
       if (gr < rows && gt < t_end)
-        value = TA ? a[gt * rows + gr] : a[gr * red + gt];
+        value = load(a, TA ? gt * rows + gr : gr * red + gt);
       As[t][r] = value;
 
       t = TB ? e % GEMM_KTILE : e / GEMM_TILE;
@@ -77,7 +87,7 @@ __device__ void gemm_range(const float *a, const float *b, float *c,
       gt = t0 + t;
       value = 0.0f;
       if (gc < COLS && gt < t_end)
-        value = TB ? b[gc * red + gt] : b[gt * COLS + gc];
+        value = load(b, TB ? gc * red + gt : gt * COLS + gc);
       Bs[t][cc] = value;
     }
     __syncthreads();
@@ -101,7 +111,7 @@ __device__ void gemm_range(const float *a, const float *b, float *c,
     for (int j = 0; j < 4; ++j) {
       const long long cc = col0 + tx + 16 * j;
       if (cc < COLS)
-        c[r * COLS + cc] = acc[i][j];
+        store(c, r * COLS + cc, acc[i][j]);
     }
   }
 }
@@ -109,8 +119,8 @@ __device__ void gemm_range(const float *a, const float *b, float *c,
 
 /// The whole product (see above).
 template <int ROWS, int COLS, int RED, bool ROWS_BATCHED, bool RED_BATCHED,
-          bool TA, bool TB>
-__device__ void gemm(const float *a, const float *b, float *c, int batch) {
+          bool TA, bool TB, typename AType, typename BType, typename CType>
+__device__ void gemm(const AType *a, const BType *b, CType *c, int batch) {
   const long long rows = ROWS_BATCHED ? (long long)ROWS * batch : ROWS;
   const long long red = RED_BATCHED ? (long long)RED * batch : RED;
   gemm_range<COLS, TA, TB>(a, b, c, rows, red, 0, red);
@@ -121,8 +131,9 @@ __device__ void gemm(const float *a, const float *b, float *c, int batch) {
 /// K-tiles, in order) into partial[z] (ROWS x COLS), so SPLITS times more
 /// blocks share the work; split_sum then adds the partials in z order.
 /// Grid: (ceil(ROWS / 64), ceil(COLS / 64), SPLITS).
-template <int ROWS, int COLS, int RED, bool TA, bool TB, int SPLITS>
-__device__ void gemm_split(const float *a, const float *b, float *partial,
+template <int ROWS, int COLS, int RED, bool TA, bool TB, int SPLITS,
+          typename AType, typename BType>
+__device__ void gemm_split(const AType *a, const BType *b, float *partial,
                            int batch) {
   const long long red = (long long)RED * batch;
   const long long tiles = (red + GEMM_KTILE - 1) / GEMM_KTILE;
@@ -134,17 +145,17 @@ __device__ void gemm_split(const float *a, const float *b, float *partial,
                            ROWS, red, begin, end);
 }
 
-/// out[i] = sum over z of partial[z * N + i], in z order. Grid:
-/// ceil(N / 256) blocks of 256.
-template <long long N, int SPLITS>
-__device__ void split_sum(const float *partial, float *out) {
+/// out[i] = sum over z of partial[z * N + i], in z order (the f32 sum,
+/// stored once). Grid: ceil(N / 256) blocks of 256.
+template <long long N, int SPLITS, typename OutType>
+__device__ void split_sum(const float *partial, OutType *out) {
   const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= N)
     return;
   float sum = 0.0f;
   for (int z = 0; z < SPLITS; ++z)
     sum += partial[z * N + i];
-  out[i] = sum;
+  store(out, i, sum);
 }
 
 } // namespace aoarm_k

@@ -14,6 +14,13 @@
 //   gradients sum up to 70 such terms and dS = P (dP - D) cancels.
 //   Measured max abs error 9.2e-7 over every case, so the default holds
 //   with an order of magnitude to spare.
+// - bf16 storage (the *_bf16 cases): the inputs are bf16 values (the
+//   reference computes on exactly those, in double) and the kernels compute
+//   in f32 as for f32 storage, so an f32 output keeps the default (measured
+//   at most 7% of it) and a bf16 output adds one rounding to bf16: atol
+//   1e-5 (1 + 2^-8), rtol 1e-4 (1 + 2^-8) + 2^-8, derived at the check.
+//   Measured up to 97% of that (3.9e-3 relative where |want| > 0.01): the
+//   rounding alone comes close to 2^-8, so the bound has no slack to give.
 // Each successful comparison prints its max errors.
 #include "runtime/cpu/RefOps.h"
 #include "tests/unit/cudaemu/KernelCases.h"
@@ -168,8 +175,21 @@ TEST_P(DenseCase, MatchesReference) {
     for (size_t o = 0; o < want.size(); ++o) {
       const std::string what = c.name + " output " + std::to_string(o) +
                                " at B=" + std::to_string(batch);
+      // An f32 output: kAtol, kRtol, bf16 inputs or not (the reference
+      // computes on the same bf16 values: only the f32 arithmetic
+      // differs). A bf16 output is that f32 result f, within
+      // E = kAtol + kRtol |want| of the reference, rounded once to the
+      // nearest bf16. bf16 keeps 8 significant bits, so the rounding moves
+      // f by at most half an ulp, 2^-8 |f| (not 2^-9: the ulp of [1, 2) is
+      // 2^-7), and |f| <= |want| + E. Hence
+      //   |got - want| <= E + 2^-8 (|want| + E)
+      //                 = kAtol (1 + 2^-8) + (kRtol (1 + 2^-8) + 2^-8) |want|.
+      constexpr double halfUlp = 1.0 / 256; // of a bf16, relative: 2^-8
+      const bool bf16 = outputs[o].info.bf16;
+      const double atol = bf16 ? kAtol * (1 + halfUlp) : kAtol;
+      const double rtol = bf16 ? kRtol * (1 + halfUlp) + halfUlp : kRtol;
       ::testing::AssertionResult close =
-          expectClose(outputs[o].f, want[o], kAtol, kRtol, what);
+          expectClose(outputs[o].f, want[o], atol, rtol, what);
       EXPECT_TRUE(close);
       if (close)
         std::cout << close.message() << "\n";
@@ -212,6 +232,61 @@ TEST(DenseLowering, EveryCaseLowers) {
     EXPECT_TRUE(owned) << c.name;
     EXPECT_TRUE(lowered.has_value()) << c.name << ": " << error;
   }
+}
+
+TEST(DenseLowering, StorageChangesOnlyPointerTypes) {
+  // A bf16 case lowers to the launches (calls, arguments, grids) and
+  // scratch of the same request in f32: the device functions deduce the
+  // storage from the wrappers' pointer types, which name bf16 exactly for
+  // the bf16 tensors.
+  int checked = 0;
+  for (const KernelCase &c : denseCases()) {
+    KernelRequest f32 = c.request;
+    bool bf16 = false;
+    for (std::vector<kernels::TensorInfo> *list : {&f32.inputs, &f32.outputs})
+      for (kernels::TensorInfo &t : *list) {
+        bf16 = bf16 || t.bf16;
+        t.bf16 = false;
+      }
+    if (!bf16)
+      continue;
+    ++checked;
+    std::string error;
+    std::optional<Lowered> got = kernels::lowerKernel(c.request, &error);
+    ASSERT_TRUE(got) << c.name << ": " << error;
+    std::optional<Lowered> want = kernels::lowerKernel(f32, &error);
+    ASSERT_TRUE(want) << c.name << " in f32: " << error;
+    ASSERT_EQ(got->launches.size(), want->launches.size()) << c.name;
+    for (size_t l = 0; l < got->launches.size(); ++l) {
+      const kernels::Launch &g = got->launches[l], &w = want->launches[l];
+      EXPECT_EQ(g.call, w.call) << c.name;
+      EXPECT_EQ(g.block, w.block) << c.name;
+      for (int d = 0; d < 3; ++d)
+        for (int batch : {1, 7})
+          EXPECT_EQ(g.grid[d].eval(batch), w.grid[d].eval(batch)) << c.name;
+      ASSERT_EQ(g.args.size(), w.args.size()) << c.name;
+      const std::vector<std::string> types =
+          kernels::argumentTypes(c.request, g);
+      for (size_t a = 0; a < g.args.size(); ++a) {
+        const kernels::ArgRef &arg = g.args[a];
+        EXPECT_EQ(arg.kind, w.args[a].kind) << c.name;
+        EXPECT_EQ(arg.index, w.args[a].index) << c.name;
+        const bool isBf16 =
+            (arg.kind == kernels::ArgRef::Input &&
+             c.request.inputs[arg.index].bf16) ||
+            (arg.kind == kernels::ArgRef::Output &&
+             c.request.outputs[arg.index].bf16);
+        EXPECT_EQ(types[a].find("aoarm_k::bf16") != std::string::npos, isBf16)
+            << c.name << " argument " << a << ": " << types[a];
+      }
+    }
+    ASSERT_EQ(got->scratch.size(), want->scratch.size()) << c.name;
+    for (size_t s = 0; s < got->scratch.size(); ++s) {
+      EXPECT_EQ(got->scratch[s].bytes, want->scratch[s].bytes) << c.name;
+      EXPECT_EQ(got->scratch[s].perRow, want->scratch[s].perRow) << c.name;
+    }
+  }
+  EXPECT_EQ(checked, 18); // 6 matrix-product and 12 attention cases
 }
 
 TEST(DenseLowering, LeavesOtherKernelsAlone) {

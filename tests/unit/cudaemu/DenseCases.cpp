@@ -6,6 +6,12 @@
 // and reduction tile, Lq != Lk for bidirectional attention, more than 64
 // query rows (two query blocks, two key tiles, skipped causal tiles), head
 // sizes 16, 32 and 128 (the 32-row shared tile).
+//
+// bf16 storage: each kernel again with the storage mix the memory plan
+// gives it (bf16 activations and their gradients; f32 parameters, their
+// gradients and the logits), and once with every float tensor bf16. Each
+// mix is its own set of wrappers (the pointer types differ), so each needs
+// a case of its own.
 #include "tests/unit/cudaemu/KernelCases.h"
 
 namespace aoarm::kerneltest {
@@ -16,6 +22,19 @@ using kernels::TensorInfo;
 
 TensorInfo f32(std::vector<int64_t> shape) { return {false, std::move(shape)}; }
 TensorInfo i32(std::vector<int64_t> shape) { return {true, std::move(shape)}; }
+
+/// `c` with the inputs and outputs at the given indices stored as bf16,
+/// its name followed by `suffix`.
+KernelCase withBf16(KernelCase c, const std::vector<int> &inputs,
+                    const std::vector<int> &outputs,
+                    const std::string &suffix = "_bf16") {
+  for (int i : inputs)
+    c.request.inputs.at(i).bf16 = true;
+  for (int i : outputs)
+    c.request.outputs.at(i).bf16 = true;
+  c.name += suffix;
+  return c;
+}
 
 /// linear / head: x [B, L, K] @ w [K, M]; l = 0 gives x [B, K].
 KernelCase linearCase(const std::string &kernel, int64_t l, int64_t k,
@@ -135,6 +154,42 @@ std::vector<KernelCase> denseCases() {
     cases.push_back(c);
     cases.push_back(attentionCase(kernel, {"causal", 40, 40, 256, 2, 1}));
   }
+
+  // bf16 storage, as the memory plan mixes it. linear: x, y (forward) and
+  // dy, x, dx (vjp) bf16; w and dw f32. head: x and dx bf16; w, dw, the
+  // logits and their gradient dy f32.
+  cases.push_back(withBf16(linearCase("linear", 13, 40, 72, 2), {0}, {0}));
+  cases.push_back(withBf16(linearCase("head", 13, 40, 28, 2), {0}, {}));
+  cases.push_back(
+      withBf16(linearVjpCase("linear", 13, 40, 72, 2), {0, 1}, {0}));
+  cases.push_back(withBf16(linearVjpCase("head", 13, 40, 28, 2), {1}, {0}));
+  // A longer split dw sum: the one-tile weight's sum is split 64 ways
+  // (every small weight's is), here over B * L = 1040 rows, 65 K-tiles: 32
+  // splits of two tiles, one of one tile, 31 empty (at B = 1: 33 of one).
+  cases.push_back(
+      withBf16(linearVjpCase("linear", 520, 24, 17, 2), {0, 1}, {0}));
+  // Every tensor bf16, the weight and dw too (split_sum writing bf16).
+  cases.push_back(withBf16(linearVjpCase("linear", 13, 40, 72, 2),
+                           {0, 1, 2}, {0, 1}, "_allbf16"));
+
+  // Attention with q, k, v, out (and dy, dq, dk, dv) bf16, every mask.
+  const std::vector<Attn> bf16Shapes = {
+      {"causal", 13, 13, 64, 2},
+      {"strict_causal", 13, 13, 32, 2},
+      {"bidirectional", 13, 9, 64, 2},
+  };
+  for (const std::string kernel :
+       {"attention", "vjp.attention", "rope_attention",
+        "vjp.rope_attention"})
+    for (const Attn &a : bf16Shapes) {
+      const bool vjp = kernel.rfind("vjp.", 0) == 0;
+      // Every float tensor: (dy,) q, k, v; (dq, dk, dv) or out.
+      const std::vector<int> in = vjp ? std::vector<int>{0, 1, 2, 3}
+                                      : std::vector<int>{0, 1, 2};
+      const std::vector<int> out = vjp ? std::vector<int>{0, 1, 2}
+                                       : std::vector<int>{0};
+      cases.push_back(withBf16(attentionCase(kernel, a), in, out));
+    }
   return cases;
 }
 
