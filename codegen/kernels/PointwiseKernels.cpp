@@ -8,6 +8,14 @@
 // geometry here must match the .cuh files: 256-thread blocks (pw::BLOCK),
 // column partials of 32 columns x pw::COL_CHUNK (32) rows, row kernels of
 // 256 / TPR rows per block.
+//
+// Storage: the shape checks compare types (int or float) and shapes, not
+// storage, so any float tensor may be f32 or bf16 independently of the
+// others: the device functions take each float tensor through a template
+// type deduced from the wrapper's argument types (KernelLibrary.cpp's
+// argumentTypes), and the calls named here carry only the sizes. The
+// optimizer (clip_scale, adamw) is the exception: it works on whole f32
+// regions and refuses bf16.
 #include "codegen/kernels/LoweringSupport.h"
 
 #include <algorithm>
@@ -131,6 +139,25 @@ public:
   std::optional<Lowered> run();
 
 private:
+  /// Every tensor of the request, named by `inputs` and `outputs`, is
+  /// stored as f32 (for the optimizer, whose kernels have no bf16 path).
+  bool f32Only(const std::vector<const char *> &inputs,
+               const std::vector<const char *> &outputs) const {
+    for (size_t k = 0; k < inputs.size() + outputs.size(); ++k) {
+      const bool isInput = k < inputs.size();
+      const TensorInfo &t =
+          isInput ? r_.inputs[k] : r_.outputs[k - inputs.size()];
+      if (!t.bf16)
+        continue;
+      fail(std::string(isInput ? inputs[k] : outputs[k - inputs.size()]) +
+           " must be stored as f32, got " + shapeText(t) +
+           ": the optimizer works on f32 regions only (master weights, "
+           "gradients and moments), bf16 storage is not supported");
+      return false;
+    }
+    return true;
+  }
+
   std::optional<Lowered> elementwise(const std::string &fn, size_t inputs,
                                      size_t outputs);
   std::optional<Lowered> embed(bool vjp);
@@ -486,7 +513,7 @@ std::optional<Lowered> Lowering::objective(bool vjp) {
 // ---- clip_scale, adamw ------------------------------------------------------------
 
 std::optional<Lowered> Lowering::clipScale() {
-  if (!counts(1, 1))
+  if (!counts(1, 1) || !f32Only({"grads"}, {"scale"}))
     return std::nullopt;
   std::optional<Extent> e = extent(r_.inputs[0], "grads", false, false);
   if (!e || r_.inputs[0].perRow())
@@ -510,7 +537,7 @@ std::optional<Lowered> Lowering::clipScale() {
 }
 
 std::optional<Lowered> Lowering::adamw() {
-  if (!counts(5, 0))
+  if (!counts(5, 0) || !f32Only({"params", "grads", "m", "v", "scale"}, {}))
     return std::nullopt;
   const TensorInfo &params = r_.inputs[0];
   std::optional<Extent> e = extent(params, "params", false, false);

@@ -13,6 +13,12 @@
 //   rmsnorm:   dg[d] = sum_n dy[n, d] * x[n, d] * r_n
 //   layernorm: dg[d] = sum_n dy[n, d] * (x[n, d] - mu_n) * r_n,
 //              db[d] = sum_n dy[n, d].
+//
+// Storage: x, g, b, y, dy, dx (and, through col_sum_final, dg and db) each
+// have a type parameter of their own, f32 float or bf16 (deduced from the
+// wrapper), read with load() and written with store() (common.cuh): a
+// norm may read an f32 residual and write bf16. The statistics and sums
+// are in double either way; scratch stays float* holding doubles.
 
 namespace aoarm_k {
 namespace pw {
@@ -29,33 +35,32 @@ template <long long ROWS, int TPR> struct RowSlot {
 };
 
 /// 1 / sqrt(mean(x^2) + eps) of the row (x read only when live).
-template <long long D, int TPR>
-__device__ __forceinline__ double rms_inverse(const float *xr, bool live,
-                                              int lane, double eps,
-                                              double *red) {
+template <long long D, int TPR, typename XT>
+__device__ __forceinline__ double rms_inverse(const XT *xr, bool live, int lane,
+                                              double eps, double *red) {
   double ss = 0.0;
   if (live)
     for (long long d = lane; d < D; d += TPR) {
-      const double v = xr[d];
+      const double v = load(xr, d);
       ss += v * v;
     }
   return 1.0 / sqrt(seg_sum<TPR>(ss, red) / (double)D + eps);
 }
 
 /// Mean and 1 / sqrt(biased variance + eps) of the row, two passes.
-template <long long D, int TPR>
-__device__ __forceinline__ void mean_rstd(const float *xr, bool live, int lane,
+template <long long D, int TPR, typename XT>
+__device__ __forceinline__ void mean_rstd(const XT *xr, bool live, int lane,
                                           double eps, double *red, double &mu,
                                           double &r) {
   double sum = 0.0;
   if (live)
     for (long long d = lane; d < D; d += TPR)
-      sum += (double)xr[d];
+      sum += (double)load(xr, d);
   mu = seg_sum<TPR>(sum, red) / (double)D;
   double var = 0.0;
   if (live)
     for (long long d = lane; d < D; d += TPR) {
-      const double c = (double)xr[d] - mu;
+      const double c = (double)load(xr, d) - mu;
       var += c * c;
     }
   r = 1.0 / sqrt(seg_sum<TPR>(var, red) / (double)D + eps);
@@ -64,8 +69,9 @@ __device__ __forceinline__ void mean_rstd(const float *xr, bool live, int lane,
 } // namespace pw
 
 /// y = x * r * g.
-template <long long ROWS, long long D, int TPR, unsigned long long EPS>
-__device__ void rmsnorm_fwd(const float *x, const float *g, float *y, int B) {
+template <long long ROWS, long long D, int TPR, unsigned long long EPS,
+          typename XT, typename GT, typename YT>
+__device__ void rmsnorm_fwd(const XT *x, const GT *g, YT *y, int B) {
   __shared__ double red[pw::BLOCK];
   const pw::RowSlot<ROWS, TPR> s(B);
   const long long off = s.live ? s.row * D : 0;
@@ -74,15 +80,16 @@ __device__ void rmsnorm_fwd(const float *x, const float *g, float *y, int B) {
   if (!s.live)
     return;
   for (long long d = s.lane; d < D; d += TPR)
-    y[off + d] = (float)((double)x[off + d] * r * (double)g[d]);
+    store(y, off + d,
+          (float)((double)load(x, off + d) * r * (double)load(g, d)));
 }
 
 /// dx = r * (dy * g) - r * xhat * mean(dy * g * xhat), xhat = x * r;
 /// stats[row] = r (a double).
-template <long long ROWS, long long D, int TPR, unsigned long long EPS>
-__device__ void rmsnorm_vjp_rows(const float *dy, const float *x,
-                                 const float *g, float *dx, float *stats,
-                                 int B) {
+template <long long ROWS, long long D, int TPR, unsigned long long EPS,
+          typename DyT, typename XT, typename GT, typename DxT>
+__device__ void rmsnorm_vjp_rows(const DyT *dy, const XT *x, const GT *g,
+                                 DxT *dx, float *stats, int B) {
   __shared__ double red[pw::BLOCK];
   const pw::RowSlot<ROWS, TPR> s(B);
   const long long off = s.live ? s.row * D : 0;
@@ -91,14 +98,16 @@ __device__ void rmsnorm_vjp_rows(const float *dy, const float *x,
   double dot = 0.0;
   if (s.live)
     for (long long d = s.lane; d < D; d += TPR)
-      dot += (double)dy[off + d] * (double)g[d] * (double)x[off + d] * r;
+      dot += (double)load(dy, off + d) * (double)load(g, d) *
+             (double)load(x, off + d) * r;
   const double meanDot = pw::seg_sum<TPR>(dot, red) / (double)D;
   if (!s.live)
     return;
   for (long long d = s.lane; d < D; d += TPR) {
-    const double xhat = (double)x[off + d] * r;
-    dx[off + d] =
-        (float)(r * ((double)dy[off + d] * (double)g[d] - xhat * meanDot));
+    const double xhat = (double)load(x, off + d) * r;
+    store(dx, off + d,
+          (float)(r * ((double)load(dy, off + d) * (double)load(g, d) -
+                       xhat * meanDot)));
   }
   if (s.lane == 0)
     ((double *)stats)[s.row] = r;
@@ -106,22 +115,23 @@ __device__ void rmsnorm_vjp_rows(const float *dy, const float *x,
 
 /// Partial column sums of dy * x * r (grid (ceil(ROWS * B / 32),
 /// ceil(D / 32))).
-template <long long ROWS, long long D>
-__device__ void rmsnorm_dg_partial(const float *dy, const float *x,
-                                   float *stats, float *partial, int B) {
+template <long long ROWS, long long D, typename DyT, typename XT>
+__device__ void rmsnorm_dg_partial(const DyT *dy, const XT *x, float *stats,
+                                   float *partial, int B) {
   const double *r = (const double *)stats;
   pw::col_partial<ROWS, D>(
       [&](long long row, long long col) {
         const long long i = row * D + col;
-        return (double)dy[i] * (double)x[i] * r[row];
+        return (double)load(dy, i) * (double)load(x, i) * r[row];
       },
       (double *)partial, B);
 }
 
 /// y = (x - mu) * r * g + b.
-template <long long ROWS, long long D, int TPR, unsigned long long EPS>
-__device__ void layernorm_fwd(const float *x, const float *g, const float *b,
-                              float *y, int B) {
+template <long long ROWS, long long D, int TPR, unsigned long long EPS,
+          typename XT, typename GT, typename BT, typename YT>
+__device__ void layernorm_fwd(const XT *x, const GT *g, const BT *b, YT *y,
+                              int B) {
   __shared__ double red[pw::BLOCK];
   const pw::RowSlot<ROWS, TPR> s(B);
   const long long off = s.live ? s.row * D : 0;
@@ -131,17 +141,18 @@ __device__ void layernorm_fwd(const float *x, const float *g, const float *b,
   if (!s.live)
     return;
   for (long long d = s.lane; d < D; d += TPR)
-    y[off + d] =
-        (float)(((double)x[off + d] - mu) * r * (double)g[d] + (double)b[d]);
+    store(y, off + d,
+          (float)(((double)load(x, off + d) - mu) * r * (double)load(g, d) +
+                  (double)load(b, d)));
 }
 
 /// With e = dy * g, xhat = (x - mu) * r:
 /// dx = r * (e - mean(e) - xhat * mean(e * xhat)); stats[2 row] = mu,
 /// stats[2 row + 1] = r.
-template <long long ROWS, long long D, int TPR, unsigned long long EPS>
-__device__ void layernorm_vjp_rows(const float *dy, const float *x,
-                                   const float *g, float *dx, float *stats,
-                                   int B) {
+template <long long ROWS, long long D, int TPR, unsigned long long EPS,
+          typename DyT, typename XT, typename GT, typename DxT>
+__device__ void layernorm_vjp_rows(const DyT *dy, const XT *x, const GT *g,
+                                   DxT *dx, float *stats, int B) {
   __shared__ double red[pw::BLOCK];
   const pw::RowSlot<ROWS, TPR> s(B);
   const long long off = s.live ? s.row * D : 0;
@@ -151,18 +162,18 @@ __device__ void layernorm_vjp_rows(const float *dy, const float *x,
   double sumE = 0.0, sumEXhat = 0.0;
   if (s.live)
     for (long long d = s.lane; d < D; d += TPR) {
-      const double e = (double)dy[off + d] * (double)g[d];
+      const double e = (double)load(dy, off + d) * (double)load(g, d);
       sumE += e;
-      sumEXhat += e * ((double)x[off + d] - mu) * r;
+      sumEXhat += e * ((double)load(x, off + d) - mu) * r;
     }
   const double meanE = pw::seg_sum<TPR>(sumE, red) / (double)D;
   const double meanEXhat = pw::seg_sum<TPR>(sumEXhat, red) / (double)D;
   if (!s.live)
     return;
   for (long long d = s.lane; d < D; d += TPR) {
-    const double e = (double)dy[off + d] * (double)g[d];
-    const double xhat = ((double)x[off + d] - mu) * r;
-    dx[off + d] = (float)(r * (e - meanE - xhat * meanEXhat));
+    const double e = (double)load(dy, off + d) * (double)load(g, d);
+    const double xhat = ((double)load(x, off + d) - mu) * r;
+    store(dx, off + d, (float)(r * (e - meanE - xhat * meanEXhat)));
   }
   if (s.lane == 0) {
     ((double *)stats)[2 * s.row] = mu;
@@ -172,19 +183,21 @@ __device__ void layernorm_vjp_rows(const float *dy, const float *x,
 
 /// Partial column sums of dy * (x - mu) * r into pg and of dy into pb
 /// (grid (ceil(ROWS * B / 32), ceil(D / 32))).
-template <long long ROWS, long long D>
-__device__ void layernorm_dgdb_partial(const float *dy, const float *x,
-                                       float *stats, float *pg, float *pb,
-                                       int B) {
+template <long long ROWS, long long D, typename DyT, typename XT>
+__device__ void layernorm_dgdb_partial(const DyT *dy, const XT *x, float *stats,
+                                       float *pg, float *pb, int B) {
   const double *st = (const double *)stats;
   pw::col_partial<ROWS, D>(
       [&](long long row, long long col) {
         const long long i = row * D + col;
-        return (double)dy[i] * ((double)x[i] - st[2 * row]) * st[2 * row + 1];
+        return (double)load(dy, i) * ((double)load(x, i) - st[2 * row]) *
+               st[2 * row + 1];
       },
       (double *)pg, B);
   pw::col_partial<ROWS, D>(
-      [&](long long row, long long col) { return (double)dy[row * D + col]; },
+      [&](long long row, long long col) {
+        return (double)load(dy, row * D + col);
+      },
       (double *)pb, B);
 }
 

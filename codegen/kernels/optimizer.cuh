@@ -1,6 +1,9 @@
 // optimizer.cuh: global-norm clipping (clip_scale) and AdamW over the whole
 // params / grads / m / v regions (f32 [P], parallel arrays).
 // Conventions and the reduction helpers (aoarm_k::pw): loss.cuh.
+// Storage: f32 only, plain float pointers. These kernels walk whole
+// regions (the master weights, their gradients and the moments), which
+// stay f32; the lowering refuses a bf16 tensor for clip_scale and adamw.
 //
 // clip_scale (RefOps globalNorm + clipScale), two launches:
 //   clip_partial: G blocks; block k adds g[i]^2 (in double) for

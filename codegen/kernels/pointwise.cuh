@@ -11,20 +11,25 @@
 // Numerical specification: RefOps (embed*, broadcastRows*, add*, gelu*,
 // swiglu*, rope*, permuteTokens, shiftRight, lag/lead/iotaPositions,
 // mdlmMask).
+//
+// Storage: every float tensor pointer has a type parameter of its own
+// (f32 float or bf16, deduced from the wrapper's argument types), read with
+// load() and written with store() (common.cuh); the arithmetic is the same
+// for both. A copy (embed, broadcast) into a bf16 tensor rounds once.
 
 namespace aoarm_k {
 
 // ---- embedding ------------------------------------------------------------
 
 /// out[n, d] = table[tokens[n], d]; tokens has TOK ids per batch row.
-template <long long TOK, long long D>
-__device__ void embed(const int *tokens, const float *table, float *out,
+template <long long TOK, long long D, typename TableT, typename OutT>
+__device__ void embed(const int *tokens, const TableT *table, OutT *out,
                       int B) {
   const long long i = pw::flat_index();
   if (i >= TOK * D * B)
     return;
   const long long n = i / D, d = i - n * D;
-  out[i] = table[(long long)tokens[n] * D + d];
+  store(out, i, load(table, (long long)tokens[n] * D + d));
 }
 
 /// dtable[v, d] = sum over the rows n with tokens[n] == v of dy[n, d], in
@@ -32,8 +37,8 @@ __device__ void embed(const int *tokens, const float *table, float *out,
 /// row v (grid V): it walks the N = TOK * B ids in chunks of 256, compacts
 /// the matching rows of each chunk in order (a block scan), and each
 /// thread adds those rows for its columns d = tid, tid + 256, ....
-template <long long TOK, long long D>
-__device__ void embed_vjp(const float *dy, const int *tokens, float *dtable,
+template <long long TOK, long long D, typename DyT, typename DTableT>
+__device__ void embed_vjp(const DyT *dy, const int *tokens, DTableT *dtable,
                           int B) {
   __shared__ int scan[pw::BLOCK];
   __shared__ int hits[pw::BLOCK];
@@ -56,7 +61,7 @@ __device__ void embed_vjp(const float *dy, const int *tokens, float *dtable,
       for (long long k = 0; k < COLS; ++k) {
         const long long d = tid + k * pw::BLOCK;
         if (d < D)
-          acc[k] += (double)dy[row * D + d];
+          acc[k] += (double)load(dy, row * D + d);
       }
     }
     __syncthreads(); // everyone is done with scan and hits
@@ -64,27 +69,29 @@ __device__ void embed_vjp(const float *dy, const int *tokens, float *dtable,
   for (long long k = 0; k < COLS; ++k) {
     const long long d = tid + k * pw::BLOCK;
     if (d < D)
-      dtable[v * D + d] = (float)acc[k];
+      store(dtable, v * D + d, (float)acc[k]);
   }
 }
 
 // ---- broadcast ------------------------------------------------------------
 
 /// y[n, d] = v[d] for every row of y (y has PER_B * B + FIXED elements).
-template <long long PER_B, long long FIXED, long long D>
-__device__ void broadcast(const float *v, float *y, int B) {
+template <long long PER_B, long long FIXED, long long D, typename VT,
+          typename YT>
+__device__ void broadcast(const VT *v, YT *y, int B) {
   const long long i = pw::flat_index();
   if (i < PER_B * B + FIXED)
-    y[i] = v[i % D];
+    store(y, i, load(v, i % D));
 }
 
 /// vjp.broadcast, first launch: partial column sums of dy [ROWS * B, D]
 /// (grid (ceil(ROWS * B / 32), ceil(D / 32))); col_sum_final finishes dv.
-template <long long ROWS, long long D>
-__device__ void broadcast_vjp_partial(const float *dy, float *partial,
-                                      int B) {
+template <long long ROWS, long long D, typename DyT>
+__device__ void broadcast_vjp_partial(const DyT *dy, float *partial, int B) {
   pw::col_partial<ROWS, D>(
-      [&](long long row, long long col) { return (double)dy[row * D + col]; },
+      [&](long long row, long long col) {
+        return (double)load(dy, row * D + col);
+      },
       (double *)partial, B);
 }
 
@@ -106,54 +113,58 @@ __device__ __forceinline__ double normal_cdf(double v) {
 
 } // namespace pw
 
-template <long long PER_B, long long FIXED>
-__device__ void add(const float *a, const float *b, float *y, int B) {
+template <long long PER_B, long long FIXED, typename AT, typename BT,
+          typename YT>
+__device__ void add(const AT *a, const BT *b, YT *y, int B) {
   const long long i = pw::flat_index();
   if (i < PER_B * B + FIXED)
-    y[i] = a[i] + b[i];
+    store(y, i, load(a, i) + load(b, i));
 }
 
 /// y = v * Phi(v) (exact GELU).
-template <long long PER_B, long long FIXED>
-__device__ void gelu(const float *x, float *y, int B) {
+template <long long PER_B, long long FIXED, typename XT, typename YT>
+__device__ void gelu(const XT *x, YT *y, int B) {
   const long long i = pw::flat_index();
   if (i >= PER_B * B + FIXED)
     return;
-  const double v = x[i];
-  y[i] = (float)(v * pw::normal_cdf(v));
+  const double v = load(x, i);
+  store(y, i, (float)(v * pw::normal_cdf(v)));
 }
 
 /// dx = dy * (Phi(v) + v * phi(v)).
-template <long long PER_B, long long FIXED>
-__device__ void gelu_vjp(const float *dy, const float *x, float *dx, int B) {
+template <long long PER_B, long long FIXED, typename DyT, typename XT,
+          typename DxT>
+__device__ void gelu_vjp(const DyT *dy, const XT *x, DxT *dx, int B) {
   const long long i = pw::flat_index();
   if (i >= PER_B * B + FIXED)
     return;
-  const double v = x[i];
+  const double v = load(x, i);
   const double pdf = 0.39894228040143267794 * exp(-0.5 * v * v);
-  dx[i] = (float)((double)dy[i] * (pw::normal_cdf(v) + v * pdf));
+  store(dx, i, (float)((double)load(dy, i) * (pw::normal_cdf(v) + v * pdf)));
 }
 
 /// y = a * sigmoid(a) * b.
-template <long long PER_B, long long FIXED>
-__device__ void swiglu(const float *a, const float *b, float *y, int B) {
+template <long long PER_B, long long FIXED, typename AT, typename BT,
+          typename YT>
+__device__ void swiglu(const AT *a, const BT *b, YT *y, int B) {
   const long long i = pw::flat_index();
   if (i >= PER_B * B + FIXED)
     return;
-  const double av = a[i];
-  y[i] = (float)(av * pw::sigmoid(av) * (double)b[i]);
+  const double av = load(a, i);
+  store(y, i, (float)(av * pw::sigmoid(av) * (double)load(b, i)));
 }
 
 /// da = dy * b * s * (1 + a (1 - s)), db = dy * a * s, s = sigmoid(a).
-template <long long PER_B, long long FIXED>
-__device__ void swiglu_vjp(const float *dy, const float *a, const float *b,
-                           float *da, float *db, int B) {
+template <long long PER_B, long long FIXED, typename DyT, typename AT,
+          typename BT, typename DaT, typename DbT>
+__device__ void swiglu_vjp(const DyT *dy, const AT *a, const BT *b, DaT *da,
+                           DbT *db, int B) {
   const long long i = pw::flat_index();
   if (i >= PER_B * B + FIXED)
     return;
-  const double av = a[i], s = pw::sigmoid(av), g = dy[i];
-  da[i] = (float)(g * (double)b[i] * s * (1.0 + av * (1.0 - s)));
-  db[i] = (float)(g * av * s);
+  const double av = load(a, i), s = pw::sigmoid(av), g = load(dy, i);
+  store(da, i, (float)(g * (double)load(b, i) * s * (1.0 + av * (1.0 - s))));
+  store(db, i, (float)(g * av * s));
 }
 
 // ---- rotary position embedding --------------------------------------------
@@ -165,9 +176,9 @@ __device__ void swiglu_vjp(const float *dy, const float *a, const float *b,
 /// (vjp). Each thread reads both elements of its pair before writing, so y
 /// may alias x.
 template <long long L, long long H, long long HD, unsigned long long BASE,
-          int SIGN>
-__device__ __forceinline__ void rope_rotate(const float *x, const int *pos,
-                                            float *y, int B) {
+          int SIGN, typename XT, typename YT>
+__device__ __forceinline__ void rope_rotate(const XT *x, const int *pos, YT *y,
+                                            int B) {
   constexpr long long HALF = HD / 2;
   const long long k = pw::flat_index();
   if (k >= L * H * HALF * B)
@@ -180,19 +191,21 @@ __device__ __forceinline__ void rope_rotate(const float *x, const int *pos,
   sincos((double)pos[row] * freq, &s, &c);
   s *= (double)SIGN;
   const long long lo = rowHead * HD + i, hi = lo + HALF;
-  const double xl = x[lo], xh = x[hi];
-  y[lo] = (float)(xl * c - xh * s);
-  y[hi] = (float)(xh * c + xl * s);
+  const double xl = load(x, lo), xh = load(x, hi);
+  store(y, lo, (float)(xl * c - xh * s));
+  store(y, hi, (float)(xh * c + xl * s));
 }
 
-template <long long L, long long H, long long HD, unsigned long long BASE>
-__device__ void rope(const float *x, const int *pos, float *y, int B) {
+template <long long L, long long H, long long HD, unsigned long long BASE,
+          typename XT, typename YT>
+__device__ void rope(const XT *x, const int *pos, YT *y, int B) {
   rope_rotate<L, H, HD, BASE, 1>(x, pos, y, B);
 }
 
 /// vjp.rope: dx = the rotation of dy by -angle.
-template <long long L, long long H, long long HD, unsigned long long BASE>
-__device__ void rope_vjp(const float *dy, const int *pos, float *dx, int B) {
+template <long long L, long long H, long long HD, unsigned long long BASE,
+          typename DyT, typename DxT>
+__device__ void rope_vjp(const DyT *dy, const int *pos, DxT *dx, int B) {
   rope_rotate<L, H, HD, BASE, -1>(dy, pos, dx, B);
 }
 
@@ -234,14 +247,14 @@ template <long long L> __device__ void iota(int *out, int B) {
 
 /// z[b, l] = MASK where u[b, l] < (1 - 1e-3) * t[b] (in double), else
 /// x[b, l] (the log-linear schedule's eps is fixed, docs/program.md).
-template <long long L, int MASK>
-__device__ void mdlm_mask(const int *x, const float *t, const float *u,
-                          int *z, int B) {
+template <long long L, int MASK, typename TT, typename UT>
+__device__ void mdlm_mask(const int *x, const TT *t, const UT *u, int *z,
+                          int B) {
   const long long i = pw::flat_index();
   if (i >= L * B)
     return;
-  const double threshold = (1.0 - 1e-3) * (double)t[i / L];
-  z[i] = (double)u[i] < threshold ? MASK : x[i];
+  const double threshold = (1.0 - 1e-3) * (double)load(t, i / L);
+  z[i] = (double)load(u, i) < threshold ? MASK : x[i];
 }
 
 } // namespace aoarm_k
