@@ -17,6 +17,14 @@
 // for a libm or GPU double function a few ulp off, and still catch any f32
 // accumulation (errors of 1e-6 and up at these sizes). Copies (embed,
 // broadcast) and integer results (structural kernels, mask) must be exact.
+//
+// bf16 storage (the *_bf16* cases): a bf16 input holds bf16 values on both
+// sides (fillUniform rounds them), so the reference computes on exactly
+// what the kernel reads, and an f32 output keeps the f32 tolerance above:
+// any load that misreads bf16 fails it. A bf16 output is rounded once more,
+// to 8 significant bits; its tolerance (kRtolBf16) is at the check. A copy
+// into bf16 must be the source rounded to nearest even, bit for bit.
+#include "runtime/checkpoint/Safetensors.h" // floatToBFloat16
 #include "runtime/cpu/RefOps.h"
 #include "tests/unit/cudaemu/KernelCases.h"
 #include "tests/unit/cudaemu/KernelHarness.h"
@@ -38,6 +46,17 @@ using kernels::TensorInfo;
 
 constexpr double kAtol = 1e-7;
 constexpr double kRtol = 1e-6;
+/// A bf16 output: the kernel's f32 result v (within kAtol + kRtol of the
+/// reference, as above) rounded to nearest bf16. bf16 keeps 8 significant
+/// bits, so that rounding moves v by at most half an ulp: 2^-8 * 2^e for
+/// 2^e <= |v|, i.e. up to 2^-8 / (1 + 2^-8) ~ 3.89e-3 relative at a
+/// midpoint just above a power of two (not 2^-9: the ulp is 2^-7 relative
+/// at the bottom of a binade). The f32 rounding before it (2^-24) stays
+/// below the 2^-16 gap between that and 2^-8, so rtol 2^-8 bounds the
+/// result, with kAtol kept for results near zero (cancellation in the
+/// double sums, as in f32). Truncating instead of rounding errs by up to
+/// 2^-7 and fails it.
+constexpr double kRtolBf16 = 1.0 / 256;
 
 std::vector<double> toDouble(const HostTensor &t) {
   if (t.info.isInt)
@@ -287,6 +306,18 @@ bool exactOutput(const std::string &k) {
   return k == "embed" || k == "broadcast";
 }
 
+/// `want` as a tensor of `info` stores it: rounded to nearest bf16 (ties to
+/// even) for a bf16 tensor, unchanged otherwise (the values are floats).
+std::vector<double> asStored(const std::vector<double> &want,
+                             const TensorInfo &info) {
+  if (!info.bf16)
+    return want;
+  std::vector<double> out;
+  for (double w : want)
+    out.push_back(bfloat16ToFloat(floatToBFloat16(float(w))));
+  return out;
+}
+
 /// Runs case `c` with `scalars` and compares every result.
 void check(const KernelCase &c, const StepScalars &scalars) {
   std::mt19937 rng(std::hash<std::string>{}(c.name) & 0xffffffffu);
@@ -318,9 +349,12 @@ void check(const KernelCase &c, const StepScalars &scalars) {
       EXPECT_EQ(toDouble(outputs[i]), want[i]) << what;
       continue;
     }
-    const double tol = exactOutput(k) ? 0.0 : kAtol;
-    EXPECT_TRUE(expectClose(outputs[i].f, want[i], tol,
-                            exactOutput(k) ? 0.0 : kRtol, what));
+    if (exactOutput(k))
+      EXPECT_TRUE(expectClose(outputs[i].f, asStored(want[i], outputs[i].info),
+                              0.0, 0.0, what));
+    else
+      EXPECT_TRUE(expectClose(outputs[i].f, want[i], kAtol,
+                              outputs[i].info.bf16 ? kRtolBf16 : kRtol, what));
   }
 }
 
@@ -471,6 +505,68 @@ TEST(PointwiseLowering, UnsupportedShapesAndAttributesSayWhy) {
               "v must be [100] f32");
   expectError({"clip_scale", {{false, {-1, 100}}}, {scalar}, {}},
               "the f32 [P] region");
+}
+
+// The optimizer's kernels have no bf16 path (optimizer.cuh): every tensor
+// of clip_scale and adamw must be stored as f32, and the message names the
+// one that is not.
+TEST(PointwiseLowering, OptimizerRefusesBf16) {
+  const TensorInfo region{false, {100}}, scalar{false, {}};
+  TensorInfo regionH = region, scalarH = scalar;
+  regionH.bf16 = scalarH.bf16 = true;
+  const std::string why = "the optimizer works on f32 regions only";
+  expectError({"clip_scale", {regionH}, {scalar}, {}},
+              "grads must be stored as f32, got [100] bf16: " + why);
+  expectError({"clip_scale", {region}, {scalarH}, {}},
+              "scale must be stored as f32, got [] bf16: " + why);
+  const char *names[] = {"params", "grads", "m", "v", "scale"};
+  for (int i = 0; i < 5; ++i) {
+    std::vector<TensorInfo> inputs = {region, region, region, region, scalar};
+    inputs[i].bf16 = true;
+    expectError({"adamw", inputs, {}, {}},
+                std::string(names[i]) + " must be stored as f32, got " +
+                    (i < 4 ? "[100]" : "[]") + " bf16: " + why);
+  }
+}
+
+// Storage never reaches the calls: a case lowers to the same device
+// functions, template arguments and launch geometry with every float
+// tensor f32 (the storage types are deduced from the wrappers' argument
+// types), and only the argument types tell bf16 apart.
+TEST(PointwiseLowering, StorageChangesOnlyTheArgumentTypes) {
+  int withBf16 = 0;
+  for (const KernelCase &c : pointwiseCases()) {
+    KernelRequest plain = c.request;
+    bool any = false;
+    for (auto *list : {&plain.inputs, &plain.outputs})
+      for (TensorInfo &t : *list) {
+        any = any || t.bf16;
+        t.bf16 = false;
+      }
+    if (!any)
+      continue;
+    ++withBf16;
+    std::string error;
+    bool owned = false;
+    std::optional<Lowered> a =
+        kernels::lowerPointwise(c.request, &error, &owned);
+    std::optional<Lowered> b = kernels::lowerPointwise(plain, &error, &owned);
+    ASSERT_TRUE(a && b) << c.name << ": " << error;
+    ASSERT_EQ(a->launches.size(), b->launches.size()) << c.name;
+    bool typesDiffer = false;
+    for (size_t i = 0; i < a->launches.size(); ++i) {
+      const kernels::Launch &la = a->launches[i], &lb = b->launches[i];
+      EXPECT_EQ(la.call, lb.call) << c.name;
+      EXPECT_EQ(la.block, lb.block) << c.name;
+      for (int g = 0; g < 3; ++g)
+        EXPECT_EQ(la.grid[g].eval(c.batch), lb.grid[g].eval(c.batch)) << c.name;
+      typesDiffer = typesDiffer || kernels::argumentTypes(c.request, la) !=
+                                       kernels::argumentTypes(plain, lb);
+    }
+    EXPECT_TRUE(typesDiffer) << c.name << ": no launch reads or writes bf16";
+    EXPECT_EQ(a->scratch.size(), b->scratch.size()) << c.name;
+  }
+  EXPECT_GT(withBf16, 0);
 }
 
 } // namespace
