@@ -21,10 +21,11 @@ json launchDim(const kernels::LaunchDim &d) {
 
 } // namespace
 
-FailureOr<GpuProgram> buildGpuProgram(ModelOp model) {
+FailureOr<GpuProgram> buildGpuProgram(ModelOp model,
+                                      const PlanOptions &options) {
   GpuProgram program;
   for (StepOp step : model.getBody().front().getOps<StepOp>()) {
-    FailureOr<StepPlan> plan = planStep(model, step);
+    FailureOr<StepPlan> plan = planStep(model, step, options);
     if (failed(plan))
       return failure();
     const std::string problem = checkPlan(*plan);
@@ -114,6 +115,8 @@ FailureOr<GpuProgram> buildGpuProgram(ModelOp model) {
   const int64_t paramBytes =
       program.plans.empty() ? 0 : program.plans.front().paramBytes;
   program.manifest = json{{"param_bytes", paramBytes},
+                          {"activations",
+                           options.bf16Activations ? "bf16" : "f32"},
                           {"kernels", std::move(table)},
                           {"functions", std::move(functions)}};
   return program;

@@ -28,6 +28,7 @@ struct GpuProgram {
 
 /// Lowers and plans every step of `model` (specialized, synthesized and
 /// fused) and emits their CUDA module. Errors are emitted at the op.
-mlir::FailureOr<GpuProgram> buildGpuProgram(ModelOp model);
+mlir::FailureOr<GpuProgram> buildGpuProgram(ModelOp model,
+                                            const PlanOptions &options = {});
 
 } // namespace aoarm

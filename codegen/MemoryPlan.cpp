@@ -1,6 +1,7 @@
 #include "codegen/MemoryPlan.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
 
 #include <algorithm>
@@ -23,8 +24,9 @@ std::string typeString(Type type) {
   return s;
 }
 
-/// Bytes of a value's type, per batch row when its leading dimension is the
-/// batch; failure for another dynamic dimension.
+/// Bytes of a value's type (f32 and i32 elements; halve for bf16 storage),
+/// per batch row when its leading dimension is the batch; failure for
+/// another dynamic dimension.
 FailureOr<std::pair<int64_t, bool>> sizeOf(Value value) {
   if (auto perm = dyn_cast<PermType>(value.getType()))
     return std::pair<int64_t, bool>{4 * perm.getLength(), true};
@@ -74,6 +76,28 @@ std::string kernelParams(Operation *op, int64_t heads) {
                              cast<VJPOp>(op).getKind())))
     params += (params.empty() ? "" : " ") + ("heads=" + std::to_string(heads));
   return params;
+}
+
+/// The forward ops whose float activations are stored as bf16 under
+/// PlanOptions::bf16Activations: the inputs and outputs of matmuls and
+/// attention. head is not among them: logits stay f32 for the loss.
+bool storesBf16(Operation *op) {
+  return isa<LinearOp, RMSNormOp, LayerNormOp, GeluOp, SwiGLUOp, RopeOp,
+             AttentionOp, RopeAttentionOp>(op);
+}
+
+/// The vjp kinds whose inputs are (dy, the forward op's operands) and whose
+/// gradients are those of ALL its float operands, in order (dialect/VJP.cpp),
+/// so gradient k has the storage of float operand k. Not objectives (no
+/// dy; the gradient of the logits stays f32) nor broadcast (its `like`
+/// operand has no gradient); add has no vjp kernel.
+bool vjpFollowsOperands(StringRef kind) {
+  return llvm::is_contained(
+      {StringRef("linear"), StringRef("head"), StringRef("rmsnorm"),
+       StringRef("layernorm"), StringRef("gelu"), StringRef("swiglu"),
+       StringRef("rope"), StringRef("attention"), StringRef("rope_attention"),
+       StringRef("embed")},
+      kind);
 }
 
 kernels::TensorInfo tensorInfo(Type type) {
@@ -168,7 +192,8 @@ int64_t firstFit(std::vector<PlannedBuffer> &buffers,
 
 } // namespace
 
-FailureOr<StepPlan> planStep(ModelOp model, StepOp step) {
+FailureOr<StepPlan> planStep(ModelOp model, StepOp step,
+                             const PlanOptions &options) {
   StepPlan plan;
   plan.step = step.getName().str();
   int64_t heads = 1;
@@ -192,6 +217,33 @@ FailureOr<StepPlan> planStep(ModelOp model, StepOp step) {
     ops.push_back(&op);
   const int end = static_cast<int>(ops.size());
   const std::map<std::string, std::string> config = configAttrs(model);
+  // What the host reads back stays f32.
+  llvm::DenseSet<Value> stepOutputs;
+  for (Operation *op : ops)
+    if (auto ret = dyn_cast<StepReturnOp>(op))
+      stepOutputs.insert(ret.getOutputs().begin(), ret.getOutputs().end());
+  // The storage of result `r` of `op` (the policy of MemoryPlan.h).
+  auto bf16Result = [&](Operation *op, unsigned r) {
+    Value result = op->getResult(r);
+    auto type = dyn_cast<RankedTensorType>(result.getType());
+    if (!options.bf16Activations || !type || !type.getElementType().isF32() ||
+        type.getRank() == 0 || !ShapedType::isDynamic(type.getDimSize(0)) ||
+        stepOutputs.contains(result))
+      return false;
+    if (storesBf16(op))
+      return true;
+    auto vjp = dyn_cast<VJPOp>(op);
+    if (!vjp || !vjpFollowsOperands(vjp.getKind()))
+      return false;
+    // A gradient has its primal's storage.
+    std::vector<Value> primals;
+    for (Value operand : vjp.getInputs().drop_front())
+      if (auto t = dyn_cast<RankedTensorType>(operand.getType());
+          t && t.getElementType().isF32())
+        primals.push_back(operand);
+    return primals.size() == op->getNumResults() &&
+           plan.buffers[ids.at(primals[r])].bf16;
+  };
 
   auto addBuffer = [&](std::string producer, std::string type, Region region,
                        int64_t bytes, bool perRow, int first, int last) {
@@ -237,8 +289,11 @@ FailureOr<StepPlan> planStep(ModelOp model, StepOp step) {
         return op->emitOpError() << "result of type " << result.getType()
                                  << " has no static shape but for the batch";
       Region region = size->second ? Region::Arena : Region::Fixed;
-      const int id = addBuffer(kernelName(op), typeString(result.getType()),
-                               region, size->first, size->second, i, i);
+      const bool bf16 = bf16Result(op, cast<OpResult>(result).getResultNumber());
+      const int id =
+          addBuffer(kernelName(op), typeString(result.getType()), region,
+                    bf16 ? size->first / 2 : size->first, size->second, i, i);
+      plan.buffers[id].bf16 = bf16;
       if (auto param = dyn_cast<ParamOp>(op)) {
         plan.buffers[id].region = Region::Params;
         plan.buffers[id].offset = paramOffset.lookup(param.getName());
@@ -296,6 +351,7 @@ FailureOr<StepPlan> planStep(ModelOp model, StepOp step) {
       for (Value operand : op->getOperands()) {
         kernel.inputs.push_back(ids.at(operand));
         kernel.request.inputs.push_back(tensorInfo(operand.getType()));
+        kernel.request.inputs.back().bf16 = plan.buffers[ids.at(operand)].bf16;
       }
     }
     if (isa<MaskOp>(op)) {
@@ -317,6 +373,7 @@ FailureOr<StepPlan> planStep(ModelOp model, StepOp step) {
     for (Value result : op->getResults()) {
       kernel.outputs.push_back(ids.at(result));
       kernel.request.outputs.push_back(tensorInfo(result.getType()));
+      kernel.request.outputs.back().bf16 = plan.buffers[ids.at(result)].bf16;
     }
     plan.kernels.push_back(std::move(kernel));
     KernelInstance &k = plan.kernels.back();
@@ -438,9 +495,10 @@ void printPlan(const StepPlan &plan, llvm::raw_ostream &os) {
   os << "  check: " << (problem.empty() ? "no live buffers overlap" : problem)
      << "\n";
   for (const PlannedBuffer &b : plan.buffers) {
-    os << "  %" << b.id << " " << b.producer << " " << b.type << " "
-       << regionName(b.region) << " +" << b.offset << " "
-       << b.bytes << (b.perRow ? " per row" : "") << " live " << b.first
+    os << "  %" << b.id << " " << b.producer << " " << b.type
+       << (b.bf16 ? " as bf16 " : " ") << regionName(b.region) << " +"
+       << b.offset << " " << b.bytes << (b.perRow ? " per row" : "")
+       << " live " << b.first
        << ".." << b.last << "\n";
   }
 }

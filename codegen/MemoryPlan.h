@@ -28,7 +28,16 @@
 // before the step like `tokens`, `order` and `time` (so live from the
 // start); and one whole-region buffer per region for the kernels that walk
 // a region (clip_scale reads all grads; adamw updates params, m and v).
-// Buffers are f32 for now; bf16 storage halves the activations later.
+//
+// Storage (PlanOptions::bf16Activations, aoarmc --storage): the activations
+// that feed and leave matmuls and attention (outputs of linear, the norms,
+// gelu, swiglu, rope and attention) are stored as bf16, and so is each
+// gradient of such a value that a vjp writes (a gradient has its primal's
+// storage). Everything else stays f32: parameters, their gradients and the
+// optimizer state (the master weights and AdamW), the residual stream (add,
+// embed), logits and losses, the host's inputs, step outputs, and every
+// kernel's scratch (softmax and loss statistics). Kernels compute in f32
+// either way (codegen/kernels/common.cuh).
 #pragma once
 
 #include "codegen/kernels/KernelLibrary.h"
@@ -57,6 +66,7 @@ struct PlannedBuffer {
   int64_t offset = 0;       // bytes; per batch row for perRow arena buffers
   int64_t bytes = 0;        // likewise
   bool perRow = false;      // scales with the batch
+  bool bf16 = false;        // a float tensor stored as bf16
   int first = 0, last = 0;  // live over instructions [first, last]
 };
 
@@ -95,10 +105,17 @@ struct StepPlan {
   std::vector<std::pair<std::string, int>> outputs;
 };
 
+/// How a step is planned.
+struct PlanOptions {
+  /// Store activations as bf16 (the policy above); false: all f32.
+  bool bf16Activations = true;
+};
+
 /// Lowers and plans `step`, a step of `model`. Fails (with an error on the
 /// op) for a value without a static shape but for the batch, or an op the
 /// kernel library cannot lower.
-mlir::FailureOr<StepPlan> planStep(ModelOp model, StepOp step);
+mlir::FailureOr<StepPlan> planStep(ModelOp model, StepOp step,
+                                   const PlanOptions &options = {});
 
 /// Checks a plan: no two arena buffers live at the same time overlap, and
 /// every region offset stays inside its region. Returns the first problem,

@@ -1048,9 +1048,10 @@ std::string describeBundle(const Bundle &bundle,
   if (manifest.gpu.is_object()) {
     const json &gpu = manifest.gpu;
     const json kernels = gpu.value("kernels", json::array());
-    out += fmt::format("GPU program: arch {}, {} kernel{}\n",
-                       gpu.value("arch", std::string("?")), kernels.size(),
-                       kernels.size() == 1 ? "" : "s");
+    out += fmt::format("GPU program: arch {}, {} activations, {} kernel{}\n",
+                       gpu.value("arch", std::string("?")),
+                       gpu.value("activations", std::string("f32")),
+                       kernels.size(), kernels.size() == 1 ? "" : "s");
     rows = {{"function", "launches", "arena bytes"}};
     const json functions = gpu.value("functions", json::object());
     for (const auto &item : functions.items())

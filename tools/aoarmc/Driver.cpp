@@ -54,20 +54,22 @@ namespace {
 
 /// Runs aoarm-fuse on a copy of `module` (bundles keep the unfused steps for
 /// the CPU reference) and builds the GPU program of the copy.
-FailureOr<GpuProgram> gpuProgramOf(ModuleOp module) {
+FailureOr<GpuProgram> gpuProgramOf(ModuleOp module,
+                                   const PlanOptions &plan) {
   OwningOpRef<ModuleOp> fused = module.clone();
   PassManager pm(module.getContext());
   buildFusionPipeline(pm);
   if (failed(pm.run(*fused)))
     return failure();
-  return buildGpuProgram(*fused->getOps<ModelOp>().begin());
+  return buildGpuProgram(*fused->getOps<ModelOp>().begin(), plan);
 }
 
 /// Adds the GPU program to `bundle`: the manifest's "gpu", the CUDA source
 /// and, when aoarmc has NVRTC, the cubin and PTX for `arch`.
 LogicalResult addGpuProgram(ModuleOp module, const std::string &arch,
+                            const PlanOptions &plan,
                             const std::string &unitName, Bundle &bundle) {
-  FailureOr<GpuProgram> gpu = gpuProgramOf(module);
+  FailureOr<GpuProgram> gpu = gpuProgramOf(module, plan);
   if (failed(gpu))
     return failure();
   gpu->manifest["arch"] = arch;
@@ -102,6 +104,8 @@ LogicalResult addGpuProgram(ModuleOp module, const std::string &arch,
 } // namespace
 
 int compile(const CompileOptions &options) {
+  PlanOptions plan;
+  plan.bf16Activations = options.storage == "bf16";
   MLIRContext context;
   context.loadDialect<AoarmDialect>();
   // Users see their own file:line:col, not a dump of the op.
@@ -159,7 +163,7 @@ int compile(const CompileOptions &options) {
     bundle.manifest = std::move(*manifest);
     if (options.arch != "none") {
       std::string unit = bundle.manifest.model + ".cu";
-      if (failed(addGpuProgram(*module, options.arch, unit, bundle)))
+      if (failed(addGpuProgram(*module, options.arch, plan, unit, bundle)))
         return 1;
     }
     Status written = writeBundle(options.output, bundle, /*overwrite=*/true);
@@ -179,7 +183,7 @@ int compile(const CompileOptions &options) {
   }
   if (options.emit == "cuda") {
     FailureOr<GpuProgram> gpu =
-        buildGpuProgram(*module->getOps<ModelOp>().begin());
+        buildGpuProgram(*module->getOps<ModelOp>().begin(), plan);
     if (failed(gpu))
       return 1;
     output->os() << gpu->source;
@@ -190,17 +194,17 @@ int compile(const CompileOptions &options) {
   } else if (options.emit == "kernels" || options.emit == "plan") {
     ModelOp model = *module->getOps<ModelOp>().begin();
     for (StepOp step : model.getBody().front().getOps<StepOp>()) {
-      FailureOr<StepPlan> plan = planStep(model, step);
-      if (failed(plan))
+      FailureOr<StepPlan> stepPlan = planStep(model, step, plan);
+      if (failed(stepPlan))
         return 1;
       if (options.emit == "kernels")
-        printKernels(*plan, output->os());
+        printKernels(*stepPlan, output->os());
       else
-        printPlan(*plan, output->os());
-      const std::string problem = checkPlan(*plan);
+        printPlan(*stepPlan, output->os());
+      const std::string problem = checkPlan(*stepPlan);
       if (!problem.empty()) {
         fmt::print(stderr, "aoarmc: error: memory plan of {}: {}\n",
-                   plan->step, problem);
+                   stepPlan->step, problem);
         return 1;
       }
     }

@@ -16,6 +16,9 @@ struct CompileOptions {
   /// The GPU the bundle's kernels are compiled for (sm_90, sm_80, ...), or
   /// "none" for a bundle without a GPU program (CPU only).
   std::string arch = "sm_90";
+  /// How the GPU program stores activations: "bf16" or "f32"
+  /// (codegen/MemoryPlan.h).
+  std::string storage = "bf16";
 };
 
 /// The stages `--emit` accepts, with what each shows.

@@ -42,6 +42,12 @@ int main(int argc, char **argv) {
           return "";
         return "must be sm_XX (e.g. sm_90, sm_80) or none, got '" + arch + "'";
       });
+  app.add_option("--storage", options.storage,
+                 "how the GPU program stores activations: bf16 (default; the "
+                 "inputs and outputs of matmuls and attention, with f32 "
+                 "weights, optimizer, residual stream, logits and losses) or "
+                 "f32 (everything; the tightest parity with the CPU)")
+      ->check(CLI::IsMember({"bf16", "f32"}));
   CLI11_PARSE(app, argc, argv);
   if (options.emit.empty())
     options.emit = endsWith(options.output, ".aoarm") ? "bundle"
