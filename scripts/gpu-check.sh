@@ -61,9 +61,10 @@ pack() {
   } >"$out/CTestTestfile.cmake"
   # The small test bundles StepParityGpuTest trains.
   mkdir -p "$out/bundles"
-  cp "$build"/tests/unit/bundles/*-small.aoarm "$out/bundles/" 2>/dev/null || true
+  cp "$build"/tests/unit/bundles/*-small*.aoarm "$out/bundles/" 2>/dev/null || true
   # The four reference models at their default size (~8M parameters) at
-  # L=128 and 1024 for the throughput benchmark, and a corpus (xz: the
+  # L=128 and 1024 for the throughput benchmark (bf16 activations, and
+  # drope with f32 as well), and a corpus (xz: the
   # cubin and PTX compress well, and the carry limit is 64 MiB).
   if [ -x "$build/bin/aoarmc" ]; then
     local benchdir
@@ -72,6 +73,11 @@ pack() {
       for L in 128 1024; do
         "$build/bin/aoarmc" models/$m.mlir --set seq_len=$L -o "$benchdir/$m-$L.aoarm" || return 1
       done
+    done
+    # The same drope with f32 activations: the in-run baseline for bf16.
+    for L in 128 1024; do
+      "$build/bin/aoarmc" models/drope.mlir --set seq_len=$L --storage f32 \
+        -o "$benchdir/drope-$L-f32.aoarm" || return 1
     done
     if [ -f data/fortunes.txt ]; then
       cp data/fortunes.txt "$benchdir/corpus.txt"
@@ -184,7 +190,8 @@ check() {
     tar -C "$benchdir" -xJf "$dir/bench.tar.xz"
     if bash bench/train-throughput.sh --aoarm "$dir/bin/aoarm" \
       --data "$benchdir/corpus.txt" --steps "${AOARM_BENCH_STEPS:-12}" \
-      "$benchdir"/{ar,mdlm,drope,twostream}-{128,1024}.aoarm | tee "$benchdir/table"; then
+      "$benchdir"/{ar,mdlm,drope,twostream}-{128,1024}.aoarm \
+      "$benchdir"/drope-{128,1024}-f32.aoarm | tee "$benchdir/table"; then
       bench_result="ran"
       grep -q FAILED "$benchdir/table" && failures+=("a throughput run failed")
     else

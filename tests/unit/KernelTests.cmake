@@ -102,28 +102,31 @@ endif()
 # The runtime's CUDA device path on an emulated driver: for each reference
 # model, GenEmuModule compiles the small test bundle's own CUDA source for
 # the host, and EmuDriver.cpp serves it as libcuda
-# (libaoarm-emucuda-<model>.so). StepParityEmuTest drives GpuExecutor on
+# (libaoarm-emucuda-<model>-small[-f32].so). StepParityEmuTest drives GpuExecutor on
 # it against the CPU reference. Needs bundles with a GPU program, so the
 # compiler and NVRTC.
 if(AOARM_BUILD_COMPILER AND AOARM_NVRTC_FOUND)
   add_executable(GenEmuModule cudaemu/GenEmuModule.cpp)
   target_link_libraries(GenEmuModule PRIVATE AoarmRuntime)
-  foreach(model ar mdlm drope twostream)
-    set(bundle ${AOARM_TEST_BUNDLES}/${model}-small.aoarm)
-    set(module ${emu_driver_dir}/EmuModule-${model}.cpp)
+  # One library per test bundle: <model>-small (bf16 activations) and
+  # <model>-small-f32.
+  foreach(stem ar-small mdlm-small drope-small twostream-small
+          ar-small-f32 mdlm-small-f32 drope-small-f32 twostream-small-f32)
+    set(bundle ${AOARM_TEST_BUNDLES}/${stem}.aoarm)
+    set(module ${emu_driver_dir}/EmuModule-${stem}.cpp)
     add_custom_command(OUTPUT ${module}
       COMMAND ${CMAKE_COMMAND} -E make_directory ${emu_driver_dir}
       COMMAND GenEmuModule ${bundle} ${module}
       DEPENDS GenEmuModule ${bundle}
-      COMMENT "Emitting the ${model} test bundle's CUDA module for the host")
-    add_library(aoarm-emucuda-${model} SHARED cudaemu/EmuDriver.cpp ${module})
-    target_include_directories(aoarm-emucuda-${model} PRIVATE
+      COMMENT "Emitting the ${stem} test bundle's CUDA module for the host")
+    add_library(aoarm-emucuda-${stem} SHARED cudaemu/EmuDriver.cpp ${module})
+    target_include_directories(aoarm-emucuda-${stem} PRIVATE
                                ${PROJECT_SOURCE_DIR})
-    target_link_libraries(aoarm-emucuda-${model} PRIVATE Threads::Threads)
+    target_link_libraries(aoarm-emucuda-${stem} PRIVATE Threads::Threads)
     set_source_files_properties(${module} PROPERTIES COMPILE_OPTIONS "-w")
-    set_target_properties(aoarm-emucuda-${model} PROPERTIES
+    set_target_properties(aoarm-emucuda-${stem} PROPERTIES
       LIBRARY_OUTPUT_DIRECTORY ${emu_driver_dir})
-    add_dependencies(StepParityEmuTest aoarm-emucuda-${model})
+    add_dependencies(StepParityEmuTest aoarm-emucuda-${stem})
   endforeach()
   target_compile_definitions(StepParityEmuTest PRIVATE
     AOARM_EMU_DRIVER_DIR="${emu_driver_dir}")

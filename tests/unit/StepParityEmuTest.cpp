@@ -11,14 +11,15 @@ namespace {
 class StepParityEmu : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(StepParityEmu, MatchesTheCpuReference) {
-  const std::string model = GetParam();
+  const std::string stem = GetParam();
   aoarm::paritytest::checkStepParity(
-      std::string(AOARM_TEST_BUNDLES) + "/" + model + "-small.aoarm",
-      std::string(AOARM_EMU_DRIVER_DIR) + "/libaoarm-emucuda-" + model + ".so",
+      std::string(AOARM_TEST_BUNDLES) + "/" + stem + ".aoarm",
+      std::string(AOARM_EMU_DRIVER_DIR) + "/libaoarm-emucuda-" + stem + ".so",
       /*steps=*/3, /*batch=*/2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, StepParityEmu,
-                         ::testing::Values("ar", "mdlm", "drope", "twostream"));
+                         ::testing::ValuesIn(aoarm::paritytest::kTestBundles),
+                         aoarm::paritytest::bundleTestName);
 
 } // namespace

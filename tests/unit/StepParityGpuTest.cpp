@@ -1,5 +1,6 @@
 // Whole-step parity of the GPU with the CPU reference (StepParity.h) for
-// the four reference models at the small test config: step 1's loss,
+// the four reference models at the small test config, with bf16 and with
+// f32 activations: step 1's loss,
 // every gradient and the updated weights, then a 200-step loss curve and
 // the final weights, then eval_step. Skips without a GPU.
 #include "tests/unit/StepParity.h"
@@ -20,12 +21,13 @@ TEST_P(StepParityGpu, MatchesTheCpuReference) {
   // where they are.
   const char *dir = std::getenv("AOARM_TEST_BUNDLES");
   aoarm::paritytest::checkStepParity(std::string(dir ? dir : AOARM_TEST_BUNDLES) +
-                                         "/" + GetParam() + "-small.aoarm",
+                                         "/" + GetParam() + ".aoarm",
                                      aoarm::cuda::kDefaultDriverLibrary,
                                      /*steps=*/200, /*batch=*/8);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, StepParityGpu,
-                         ::testing::Values("ar", "mdlm", "drope", "twostream"));
+                         ::testing::ValuesIn(aoarm::paritytest::kTestBundles),
+                         aoarm::paritytest::bundleTestName);
 
 } // namespace
