@@ -21,8 +21,6 @@ std::string runKernelCase(const KernelRequest &request, int batch,
       prepareKernelCase(request, batch, inputs, outputs, &error);
   if (!lowered)
     return error;
-  for (HostTensor &t : inputs)
-    packBf16(t);
   std::vector<std::vector<float>> scratch;
   for (const Scratch &s : lowered->scratch)
     scratch.emplace_back(scratchBytes(s, batch) / 4 + 1,
@@ -70,10 +68,7 @@ std::string runKernelCase(const KernelRequest &request, int batch,
     EmuWrapper fn = it->second;
     cudaemu::launch(grid, dim3(launch.block), [&] { fn(args.data()); });
   }
-  for (HostTensor &t : inputs)
-    unpackBf16(t);
-  for (HostTensor &t : outputs)
-    unpackBf16(t);
+  finishKernelCase(inputs, outputs);
   return "";
 }
 

@@ -78,13 +78,19 @@ std::string runKernelCase(const kernels::KernelRequest &request, int batch,
                           std::vector<HostTensor> &outputs,
                           const kernels::StepScalars &scalars = {});
 
-/// For the backends: lowers `request`, checks that `inputs` fit it at
-/// `batch`, and makes `outputs` (NaN / INT32_MIN). Nothing, with *error set,
-/// when the request does not lower or the inputs do not fit.
+/// For the backends, before a run: lowers `request`, checks that `inputs`
+/// fit it at `batch`, packs the bf16 inputs (packBf16) and makes `outputs`
+/// (NaN / INT32_MIN). Nothing, with *error set, when the request does not
+/// lower or the inputs do not fit.
 std::optional<kernels::Lowered>
 prepareKernelCase(const kernels::KernelRequest &request, int batch,
-                  const std::vector<HostTensor> &inputs,
+                  std::vector<HostTensor> &inputs,
                   std::vector<HostTensor> &outputs, std::string *error);
+
+/// For the backends, after a run: the bf16 inputs and outputs unpacked
+/// (unpackBf16) into their floats.
+void finishKernelCase(std::vector<HostTensor> &inputs,
+                      std::vector<HostTensor> &outputs);
 
 /// The bytes of scratch buffer `s` at `batch`.
 inline int64_t scratchBytes(const kernels::Scratch &s, int batch) {

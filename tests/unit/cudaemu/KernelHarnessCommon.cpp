@@ -69,7 +69,7 @@ void fillPermutations(HostTensor &t, std::mt19937 &rng) {
 
 std::optional<Lowered> prepareKernelCase(const KernelRequest &request,
                                          int batch,
-                                         const std::vector<HostTensor> &inputs,
+                                         std::vector<HostTensor> &inputs,
                                          std::vector<HostTensor> &outputs,
                                          std::string *error) {
   std::optional<Lowered> lowered = lowerKernel(request, error);
@@ -88,10 +88,20 @@ std::optional<Lowered> prepareKernelCase(const KernelRequest &request,
       *error = "input " + std::to_string(i) + " is not sized for the batch";
       return std::nullopt;
     }
+  for (HostTensor &t : inputs)
+    packBf16(t);
   outputs.clear();
   for (const TensorInfo &info : request.outputs)
     outputs.push_back(makeTensor(info, batch));
   return lowered;
+}
+
+void finishKernelCase(std::vector<HostTensor> &inputs,
+                      std::vector<HostTensor> &outputs) {
+  for (HostTensor &t : inputs)
+    unpackBf16(t);
+  for (HostTensor &t : outputs)
+    unpackBf16(t);
 }
 
 ::testing::AssertionResult expectClose(const std::vector<float> &got,

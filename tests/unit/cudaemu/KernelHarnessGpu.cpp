@@ -122,8 +122,6 @@ std::string runKernelCase(const KernelRequest &request, int batch,
   Gpu &g = gpu();
   if (!g.device || !g.module)
     return g.error;
-  for (HostTensor &t : inputs)
-    packBf16(t);
   cuda::Device &device = *g.device;
   if (Status current = device.makeCurrent(); !current.isOk())
     return current.message();
@@ -248,10 +246,7 @@ std::string runKernelCase(const KernelRequest &request, int batch,
           !s.isOk())
         return s.withContext("output " + std::to_string(o)).message();
     }
-  for (HostTensor &t : inputs)
-    unpackBf16(t);
-  for (HostTensor &t : outputs)
-    unpackBf16(t);
+  finishKernelCase(inputs, outputs);
   return "";
 }
 
