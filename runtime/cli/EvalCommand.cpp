@@ -3,7 +3,8 @@
 // trainer's own validation (evaluateChunks): chunk c draws its order, time
 // and mask from (eval seed, chunk c), so with the eval seed, --batch and
 // --batches of a run the command reproduces the run's logged validation
-// number, and any two checkpoints are scored on the same draws.
+// number, and any two checkpoints are scored on the same draws. --order
+// left-to-right scores an any-order model under the identity order instead.
 #include "runtime/checkpoint/Checkpoint.h"
 #include "runtime/cli/Command.h"
 #include "runtime/train/Trainer.h"
@@ -27,6 +28,7 @@ struct EvalCommandOptions {
   int64_t batchSize = 16;
   uint64_t seed = 0;
   std::string device = "auto";
+  std::string order = "random";
 };
 
 /// What the loss of a function measures, read from its objective op.
@@ -47,11 +49,15 @@ Objective objectiveOf(const FunctionSpec &function) {
 
 /// One line on what the number is, since bits per character mean different
 /// things for the three objectives.
-std::string objectiveMeaning(Objective objective) {
+std::string objectiveMeaning(Objective objective, OrderChoice order) {
   switch (objective) {
   case Objective::AutoRegressive:
     return "exact negative log-likelihood, left to right (next_token_loss)";
   case Objective::AnyOrder:
+    if (order == OrderChoice::LeftToRight)
+      return "exact negative log-likelihood under the left-to-right order "
+             "(next_slot_loss with the identity permutation in every chunk; "
+             "--order left-to-right)";
     return "any-order negative log-likelihood (next_slot_loss): each chunk "
            "is scored exactly under one random order seeded by the chunk "
            "index, so the mean estimates the expected NLL over orders";
@@ -87,6 +93,9 @@ Status runEval(const EvalCommandOptions &options) {
   const BundleManifest &manifest = loaded->manifest;
   const std::string &function = loaded->evalFunction;
   cpu::Executor<float> &executor = loaded->executor;
+  const OrderChoice order = *parseOrderChoice(options.order);
+  AOARM_RETURN_IF_ERROR(
+      checkOrderChoice(order, executor, function, options.bundlePath));
   StatusOr<CheckpointInfo> checkpoint =
       loadCheckpoint(options.weights, manifest.model, executor);
   if (!checkpoint)
@@ -104,6 +113,7 @@ Status runEval(const EvalCommandOptions &options) {
   evalOptions.batchSize = options.batchSize;
   evalOptions.numBatches = options.batches;
   evalOptions.seed = options.seed;
+  evalOptions.order = order;
   std::string deviceNote;
   StatusOr<std::unique_ptr<cuda::GpuExecutor>> gpu =
       openDevice(options.device, options.bundlePath, &deviceNote);
@@ -139,8 +149,9 @@ Status runEval(const EvalCommandOptions &options) {
   fmt::print("bits per character: {:.4f} ({:.4f} nats per token)\n",
              result->bitsPerChar(),
              result->nats / static_cast<double>(result->tokens));
-  fmt::print("meaning: {}\n",
-             objectiveMeaning(objectiveOf(manifest.functions.at(function))));
+  fmt::print(
+      "meaning: {}\n",
+      objectiveMeaning(objectiveOf(manifest.functions.at(function)), order));
   if (!std::isfinite(result->bitsPerChar()))
     return Status::errorf("{}: the loss is not finite", options.weights);
   return Status::ok();
@@ -179,6 +190,13 @@ void registerEvalCommand(CLI::App &app, Runner &runner) {
       ->add_option("--eval-seed", options->seed,
                    "seeds the per-chunk orders, times and masks (as "
                    "`aoarm train --eval-seed`)")
+      ->capture_default_str();
+  command
+      ->add_option("--order", options->order,
+                   "any-order models: random (one seeded order per chunk, "
+                   "the any-order NLL) or left-to-right (the exact NLL of "
+                   "the identity order)")
+      ->check(CLI::IsMember({"random", "left-to-right"}))
       ->capture_default_str();
   runner.bind(command, "eval", [options] { return runEval(*options); });
 }

@@ -21,6 +21,7 @@ namespace {
 struct TrainFlags {
   TrainOptions options;
   std::string ckptDtype = "f32";
+  std::string order = "random";
   std::string resumeDir;
   /// Set by registerTrainCommand; count() says whether a flag was given.
   CLI::App *command = nullptr;
@@ -63,6 +64,8 @@ StatusOr<TrainResult> resume(const TrainFlags &flags) {
   r.seed = flags.ifGiven("--seed", o.seed);
   r.evalSeed = flags.ifGiven("--eval-seed", o.evalSeed);
   r.device = flags.ifGiven("--device", o.device);
+  r.order =
+      flags.given("--order") ? parseOrderChoice(flags.order) : std::nullopt;
   r.weightDecay = flags.ifGiven("--weight-decay", o.optimizer.weightDecay);
   r.maxGradNorm = flags.ifGiven("--max-grad-norm", o.optimizer.maxGradNorm);
   r.ckptEvery = flags.ifGiven("--ckpt-every", o.ckptEvery);
@@ -81,6 +84,7 @@ StatusOr<TrainResult> start(const TrainFlags &flags) {
       return Status::errorf("{} is required (or --resume RUNDIR)", flag);
   TrainOptions options = flags.options;
   options.ckptDtype = dtypeNamed(flags.ckptDtype);
+  options.order = *parseOrderChoice(flags.order);
   return train(options);
 }
 
@@ -183,6 +187,13 @@ void registerTrainCommand(CLI::App &app, Runner &runner) {
                    "auto: the GPU when there is one and the bundle has its "
                    "kernels, else the CPU (saying why); cpu; cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+  command
+      ->add_option("--order", flags->order,
+                   "any-order models: random (a seeded permutation per "
+                   "sequence, the objective) or left-to-right (the identity, "
+                   "for training and validation alike)")
+      ->check(CLI::IsMember({"random", "left-to-right"}))
       ->capture_default_str();
   command
       ->add_option("--stop-after", options->stopAfter,

@@ -335,6 +335,18 @@ int64_t Executor<T>::seqLen(const std::string &function) const {
 }
 
 template <typename T>
+bool Executor<T>::readsOrder(const std::string &function) const {
+  auto it = plans_.find(function);
+  if (it == plans_.end())
+    return false;
+  const std::vector<Instruction> &instructions =
+      it->second.program.instructions;
+  return std::any_of(
+      instructions.begin(), instructions.end(),
+      [](const Instruction &i) { return i.op == OpCode::Order; });
+}
+
+template <typename T>
 const ExecutionPlan *Executor<T>::findPlan(const std::string &name,
                                            Status &status) const {
   auto it = plans_.find(name);

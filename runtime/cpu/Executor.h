@@ -179,6 +179,9 @@ public:
   /// The sequence length L the function's token input has (0 when it reads
   /// no tokens or does not exist).
   int64_t seqLen(const std::string &function) const;
+  /// True when the function reads an order (an `order` instruction: the
+  /// any-order models), so StepInputs::orders can fix it.
+  bool readsOrder(const std::string &function) const;
 
   /// Runs the whole function: the forward, the gradients, clip_scale and
   /// adamw. A non-finite loss or gradient norm is reported in

@@ -296,6 +296,40 @@ double scheduledLearningRate(int64_t step, int64_t totalSteps, double peak,
          (minRatio + (1.0 - minRatio) * 0.5 * (1.0 + std::cos(kPi * progress)));
 }
 
+const char *orderChoiceName(OrderChoice order) {
+  return order == OrderChoice::LeftToRight ? "left-to-right" : "random";
+}
+
+std::optional<OrderChoice> parseOrderChoice(const std::string &word) {
+  if (word == "random")
+    return OrderChoice::Random;
+  if (word == "left-to-right")
+    return OrderChoice::LeftToRight;
+  return std::nullopt;
+}
+
+Status checkOrderChoice(OrderChoice order, const cpu::Executor<float> &executor,
+                        const std::string &function,
+                        const std::string &bundlePath) {
+  if (order == OrderChoice::Random || executor.readsOrder(function))
+    return Status::ok();
+  return Status::errorf("--order {}: {}'s {} reads no order (only the "
+                        "any-order models have one to fix)",
+                        orderChoiceName(order), bundlePath, function);
+}
+
+namespace {
+
+/// B rows of the identity permutation of 0..L-1. // [B, L]
+std::vector<int32_t> identityOrders(int64_t B, int64_t L) {
+  std::vector<int32_t> orders(B * L);
+  for (int64_t i = 0; i < B * L; ++i)
+    orders[i] = static_cast<int32_t>(i % L);
+  return orders;
+}
+
+} // namespace
+
 double EvalResult::bitsPerChar() const {
   return tokens > 0 ? nats / static_cast<double>(tokens) / kLn2
                     : std::numeric_limits<double>::quiet_NaN();
@@ -378,6 +412,11 @@ StatusOr<EvalResult> evaluateChunks(const EvaluateFn &evaluate,
     inputs.step = kEvalStreamStep;
     inputs.rowOffset = static_cast<uint32_t>(first);
     inputs.times = times.data();
+    std::vector<int32_t> orders;
+    if (options.order == OrderChoice::LeftToRight) {
+      orders = identityOrders(batch.batchSize, batch.seqLen);
+      inputs.orders = orders.data();
+    }
     StatusOr<cpu::RunResult> run = evaluate(function, inputs);
     if (!run)
       return run.status().withContext(
@@ -473,6 +512,8 @@ StatusOr<TrainResult> runTraining(const TrainOptions &options,
   if (seqLen <= 0)
     return Status::errorf("{}: train_step reads no token batch",
                           options.bundlePath);
+  AOARM_RETURN_IF_ERROR(checkOrderChoice(options.order, executor, "train_step",
+                                         options.bundlePath));
   // The device, opened before the run directory is touched.
   std::string deviceNote;
   StatusOr<std::unique_ptr<cuda::GpuExecutor>> opened =
@@ -584,6 +625,7 @@ StatusOr<TrainResult> runTraining(const TrainOptions &options,
       {"seed", options.seed},
       {"eval_seed", options.evalSeed},
       {"device", options.device},
+      {"order", orderChoiceName(options.order)},
       {"beta1", opt.beta1},
       {"beta2", opt.beta2},
       {"eps", opt.eps},
@@ -597,8 +639,11 @@ StatusOr<TrainResult> runTraining(const TrainOptions &options,
     // The run continues only if this bundle and these options give back
     // exactly the settings the checkpoint saved (seq_len and the eval
     // function come from the bundle).
-    const json saved =
+    json saved =
         json::parse(resume->settings, nullptr, /*allow_exceptions=*/false);
+    // Runs from before --order trained on random orders.
+    if (saved.is_object() && !saved.contains("order"))
+      saved["order"] = orderChoiceName(OrderChoice::Random);
     const std::string difference =
         firstSettingDifference(saved, json::parse(settingsLine.dump()));
     if (!difference.empty())
@@ -667,6 +712,10 @@ StatusOr<TrainResult> runTraining(const TrainOptions &options,
   if (resume)
     result.resumedFrom = resume->checkpoint;
 
+  const std::vector<int32_t> identityRows =
+      options.order == OrderChoice::LeftToRight
+          ? identityOrders(options.batchSize, seqLen)
+          : std::vector<int32_t>();
   for (int64_t step = firstStep; step <= lastStep; ++step) {
     const auto start = Clock::now();
     const TokenBatch batch = sampler->batch(static_cast<uint32_t>(step));
@@ -680,6 +729,8 @@ StatusOr<TrainResult> runTraining(const TrainOptions &options,
     inputs.seqLen = batch.seqLen;
     inputs.seed = options.seed;
     inputs.step = static_cast<uint32_t>(step);
+    if (options.order == OrderChoice::LeftToRight)
+      inputs.orders = identityRows.data();
     StatusOr<cpu::RunResult> run =
         gpu ? gpu->run("train_step", inputs, settings)
             : executor.run("train_step", inputs, settings);
@@ -730,6 +781,7 @@ StatusOr<TrainResult> runTraining(const TrainOptions &options,
       evalOptions.batchSize = options.batchSize;
       evalOptions.numBatches = options.evalBatches;
       evalOptions.seed = options.evalSeed;
+      evalOptions.order = options.order;
       const auto evalStart = Clock::now();
       StatusOr<EvalResult> eval =
           gpu ? evaluateChunks(
@@ -900,6 +952,16 @@ StatusOr<TrainResult> resumeTraining(const ResumeOptions &given) {
   AOARM_RETURN_IF_ERROR(readSetting(saved, "seed", o.seed, name));
   AOARM_RETURN_IF_ERROR(readSetting(saved, "eval_seed", o.evalSeed, name));
   AOARM_RETURN_IF_ERROR(readSetting(saved, "device", o.device, name));
+  // Runs from before --order have none saved: they trained on random orders.
+  std::string orderName = orderChoiceName(OrderChoice::Random);
+  if (saved.contains("order"))
+    AOARM_RETURN_IF_ERROR(readSetting(saved, "order", orderName, name));
+  const std::optional<OrderChoice> savedOrder = parseOrderChoice(orderName);
+  if (!savedOrder)
+    return Status::errorf("{}: saved setting 'order' must be random or "
+                          "left-to-right, got '{}'",
+                          name, orderName);
+  o.order = *savedOrder;
   AOARM_RETURN_IF_ERROR(readSetting(saved, "beta1", o.optimizer.beta1, name));
   AOARM_RETURN_IF_ERROR(readSetting(saved, "beta2", o.optimizer.beta2, name));
   AOARM_RETURN_IF_ERROR(readSetting(saved, "eps", o.optimizer.eps, name));
@@ -940,6 +1002,10 @@ StatusOr<TrainResult> resumeTraining(const ResumeOptions &given) {
   AOARM_RETURN_IF_ERROR(
       checkGiven(given.evalSeed, o.evalSeed, "--eval-seed", name));
   AOARM_RETURN_IF_ERROR(checkGiven(given.device, o.device, "--device", name));
+  if (given.order && *given.order != o.order)
+    return Status::errorf("--order {} contradicts the run's saved --order {} "
+                          "({}); a resumed run keeps its settings",
+                          orderChoiceName(*given.order), orderName, name);
   AOARM_RETURN_IF_ERROR(checkGiven(given.weightDecay, o.optimizer.weightDecay,
                                    "--weight-decay", name));
   AOARM_RETURN_IF_ERROR(checkGiven(given.maxGradNorm, o.optimizer.maxGradNorm,

@@ -10,6 +10,11 @@
 // every evaluation of every run with the same eval seed scores the same
 // characters under the same orders, times and masks.
 //
+// An any-order model may instead train and be scored on the left-to-right
+// order (--order left-to-right): the same network and loss with the
+// identity permutation in every row, the ablation that separates what the
+// architecture learns from what the random orders cost.
+//
 // RUNDIR/log.jsonl holds one JSON object per line: first the configuration
 // ("type": "config": bundle, model, config, parameter count and every run
 // setting), then one "train" line per step, one "eval" line per evaluation
@@ -83,6 +88,25 @@ StatusOr<LoadedModel> loadForCpu(const std::string &bundlePath,
 double scheduledLearningRate(int64_t step, int64_t totalSteps, double peak,
                              int64_t warmup, double minRatio = 0.1);
 
+/// The orders an any-order model (one whose functions read an `order`)
+/// trains and is scored on.
+enum class OrderChoice {
+  Random,      ///< a seeded random permutation per row: the any-order objective
+  LeftToRight, ///< the identity in every row
+};
+
+/// "random" or "left-to-right", as --order spells them.
+const char *orderChoiceName(OrderChoice order);
+/// The inverse of orderChoiceName; nullopt for any other word.
+std::optional<OrderChoice> parseOrderChoice(const std::string &word);
+
+/// Refuses --order left-to-right for a function that reads no order (AR and
+/// MDLM), naming the bundle; Random is always fine (there is nothing to
+/// draw).
+Status checkOrderChoice(OrderChoice order, const cpu::Executor<float> &executor,
+                        const std::string &function,
+                        const std::string &bundlePath);
+
 /// What to score and how.
 struct EvalOptions {
   /// Rows per executor call.
@@ -91,6 +115,8 @@ struct EvalOptions {
   int64_t numBatches = 0;
   /// Seeds the per-chunk orders, times and masks.
   uint64_t seed = 0;
+  /// LeftToRight gives every row the identity order instead of its draw.
+  OrderChoice order = OrderChoice::Random;
 };
 
 /// The score of some chunks.
@@ -152,6 +178,8 @@ struct TrainOptions {
   uint64_t evalSeed = 0;
   /// auto (the GPU when there is one), cpu or cuda.
   std::string device = "auto";
+  /// The orders of the training steps and of validation.
+  OrderChoice order = OrderChoice::Random;
   /// Reuse a non-empty run directory (its log.jsonl is replaced).
   bool force = false;
   /// AdamW and clipping (lr and the step come from the schedule).
@@ -218,6 +246,7 @@ struct ResumeOptions {
   std::optional<uint64_t> seed;
   std::optional<uint64_t> evalSeed;
   std::optional<std::string> device;
+  std::optional<OrderChoice> order;
   std::optional<double> weightDecay;
   std::optional<double> maxGradNorm;
   std::optional<int64_t> ckptEvery;

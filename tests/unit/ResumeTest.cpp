@@ -544,6 +544,76 @@ TEST(Resume, RefusesWhatCannotContinueTheRunExactly) {
                 "f32 resume");
 }
 
+/// --order is a setting of the run: a left-to-right run stopped and resumed
+/// is the one left alone, and resuming it with random orders is refused.
+TEST(Resume, KeepsTheRunsOrder) {
+  Fixture f;
+  TrainOptions o = f.options("whole");
+  o.order = OrderChoice::LeftToRight;
+  StatusOr<TrainResult> whole = train(o);
+  ASSERT_TRUE(whole.isOk()) << whole.status().message();
+  EXPECT_EQ(readLog(o.runDir)[0]["settings"]["order"], "left-to-right");
+
+  o = f.options("parts");
+  o.order = OrderChoice::LeftToRight;
+  o.stopAfter = 13;
+  ASSERT_TRUE(train(o).isOk());
+  ResumeOptions r = f.resumeOptions("parts");
+  r.order = OrderChoice::Random;
+  EXPECT_EQ(f.refusal(r), "--order random contradicts the run's saved --order "
+                          "left-to-right (" +
+                              checkpointPath(o.runDir, 13) +
+                              "); a resumed run keeps its settings");
+  r.order = OrderChoice::LeftToRight;
+  StatusOr<TrainResult> rest = resumeTraining(r);
+  ASSERT_TRUE(rest.isOk()) << rest.status().message();
+  EXPECT_EQ(stepLosses(readLog(o.runDir)),
+            stepLosses(readLog(f.dir.file("whole"))));
+  EXPECT_EQ(rest->lastValidBitsPerChar, whole->lastValidBitsPerChar);
+}
+
+/// A checkpoint written before --order existed has no "order" among its
+/// settings: it trained on random orders, and resumes on them.
+TEST(Resume, ARunSavedBeforeOrderExistedResumesOnRandomOrders) {
+  Fixture f;
+  StatusOr<TrainResult> whole = train(f.options("whole"));
+  ASSERT_TRUE(whole.isOk()) << whole.status().message();
+  const std::string b = f.stopped("old", 13);
+
+  // Checkpoint 13 again, as the earlier aoarm wrote it: the same weights,
+  // moments and state, its settings without "order".
+  StatusOr<LoadedModel> loaded =
+      loadForCpu(bundlePath(f.model), /*withTrainStep=*/true);
+  ASSERT_TRUE(loaded.isOk()) << loaded.status().message();
+  cpu::Executor<float> &executor = loaded->executor;
+  StatusOr<CheckpointInfo> info =
+      loadCheckpoint(checkpointPath(b, 13), "drope", executor);
+  ASSERT_TRUE(info.isOk()) << info.status().message();
+  StatusOr<OptimizerState> moments =
+      readOptimizerState(optimizerStatePath(b, 13), "drope", executor);
+  ASSERT_TRUE(moments.isOk()) << moments.status().message();
+  ASSERT_TRUE(executor.setAdamState(moments->m, moments->v).isOk());
+  json settings = json::parse(info->state.settings);
+  ASSERT_EQ(settings["order"], "random");
+  settings.erase("order");
+  TrainerState state = info->state;
+  state.settings = settings.dump();
+  fs::remove(checkpointPath(b, 13));
+  fs::remove(optimizerStatePath(b, 13));
+  ASSERT_TRUE(saveCheckpoint(b, "drope", executor, state).isOk());
+
+  ResumeOptions r = f.resumeOptions("old");
+  r.order = OrderChoice::LeftToRight;
+  EXPECT_EQ(f.refusal(r), "--order left-to-right contradicts the run's saved "
+                          "--order random (" +
+                              checkpointPath(b, 13) +
+                              "); a resumed run keeps its settings");
+  StatusOr<TrainResult> rest = resumeTraining(f.resumeOptions("old"));
+  ASSERT_TRUE(rest.isOk()) << rest.status().message();
+  EXPECT_EQ(stepLosses(readLog(b)), stepLosses(readLog(f.dir.file("whole"))));
+  EXPECT_EQ(rest->lastValidBitsPerChar, whole->lastValidBitsPerChar);
+}
+
 /// A run stopped twice and resumed twice is still the run left alone, and
 /// --keep keeps pruning across the stops (never a checkpoint the resumed
 /// run did not make obsolete).

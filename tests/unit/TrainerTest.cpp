@@ -399,4 +399,84 @@ TEST(Trainer, EvaluationDependsOnChunksNotBatches) {
   }
 }
 
+/// --order left-to-right scores an any-order model under the identity
+/// permutation: what evaluate() gives with identity orders passed in, for
+/// every eval seed alike, and not what random orders give. MDLM reads no
+/// order, so it refuses it (and so does train()).
+TEST(Trainer, LeftToRightScoresTheIdentityOrder) {
+  const TestModel m = aoArmModel(16);
+  StatusOr<cpu::Program> program = cpu::parseProgram(m.trainStep, "train_step");
+  ASSERT_TRUE(program.isOk()) << program.status().message();
+  StatusOr<cpu::Executor<float>> exec =
+      cpu::Executor<float>::create(m.desc, {*program});
+  ASSERT_TRUE(exec.isOk()) << exec.status().message();
+  exec->initParams(1);
+  EXPECT_TRUE(exec->readsOrder("train_step"));
+  std::string text;
+  std::mt19937_64 rng(8);
+  for (int i = 0; i < 6 * 16; ++i)
+    text += static_cast<char>('a' + rng() % 26);
+  StatusOr<Corpus> corpus = Corpus::fromText(text, "chunks");
+  ASSERT_TRUE(corpus.isOk());
+  StatusOr<ChunkReader> chunks = ChunkReader::create(corpus->all(), 16);
+  ASSERT_TRUE(chunks.isOk());
+
+  EvalOptions identity{3, 0, 5, OrderChoice::LeftToRight};
+  EvalOptions otherSeed{2, 0, 6, OrderChoice::LeftToRight};
+  EvalOptions random{3, 0, 5, OrderChoice::Random};
+  StatusOr<EvalResult> a =
+      evaluateChunks(*exec, "train_step", *chunks, identity);
+  StatusOr<EvalResult> b =
+      evaluateChunks(*exec, "train_step", *chunks, otherSeed);
+  StatusOr<EvalResult> c = evaluateChunks(*exec, "train_step", *chunks, random);
+  ASSERT_TRUE(a.isOk() && b.isOk() && c.isOk());
+  EXPECT_NEAR(a->nats, b->nats, 1e-9 * a->nats);
+  EXPECT_GT(std::abs(a->nats - c->nats), 1e-6 * a->nats);
+
+  // By hand: all six chunks in one call, each row the identity.
+  TokenBatch batch = chunks->batch(0, 6);
+  std::vector<int32_t> orders;
+  for (int64_t r = 0; r < 6; ++r)
+    for (int32_t t = 0; t < 16; ++t)
+      orders.push_back(t);
+  cpu::StepInputs inputs;
+  inputs.tokens = batch.tokens.data();
+  inputs.batch = 6;
+  inputs.seqLen = 16;
+  inputs.seed = 99; // nothing is drawn
+  inputs.orders = orders.data();
+  StatusOr<cpu::RunResult> run = exec->evaluate("train_step", inputs);
+  ASSERT_TRUE(run.isOk()) << run.status().message();
+  EXPECT_NEAR(a->nats, run->outputs.at("loss") * 6 * 16, 1e-5 * a->nats);
+
+  // MDLM has no order to fix.
+  const TestModel mdlm = mdlmModel(16);
+  StatusOr<cpu::Program> mdlmProgram =
+      cpu::parseProgram(mdlm.trainStep, "train_step");
+  ASSERT_TRUE(mdlmProgram.isOk());
+  StatusOr<cpu::Executor<float>> mdlmExec =
+      cpu::Executor<float>::create(mdlm.desc, {*mdlmProgram});
+  ASSERT_TRUE(mdlmExec.isOk());
+  EXPECT_FALSE(mdlmExec->readsOrder("train_step"));
+  EXPECT_TRUE(
+      checkOrderChoice(OrderChoice::Random, *mdlmExec, "train_step", "m.aoarm")
+          .isOk());
+  EXPECT_EQ(checkOrderChoice(OrderChoice::LeftToRight, *mdlmExec, "train_step",
+                             "m.aoarm")
+                .message(),
+            "--order left-to-right: m.aoarm's train_step reads no order (only "
+            "the any-order models have one to fix)");
+  Fixture f;
+  writeTestBundle(mdlm, f.bundle);
+  TrainOptions o = f.options("mdlm");
+  o.order = OrderChoice::LeftToRight;
+  StatusOr<TrainResult> refused = train(o);
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_EQ(refused.status().message(),
+            "--order left-to-right: " + f.bundle +
+                "'s train_step reads no order (only the any-order models "
+                "have one to fix)");
+  EXPECT_FALSE(fs::exists(o.runDir));
+}
+
 } // namespace
