@@ -337,6 +337,33 @@ TEST(Trainer, WritesCheckpointsThatReproduceValidation) {
   EXPECT_EQ(bf16->tensors[0].dtype, TensorDType::BF16);
 }
 
+/// A CPU executor for `m`'s train_step, its parameters drawn from seed 1.
+StatusOr<cpu::Executor<float>> executorFor(const TestModel &m) {
+  StatusOr<cpu::Program> program = cpu::parseProgram(m.trainStep, "train_step");
+  if (!program)
+    return program.status();
+  StatusOr<cpu::Executor<float>> exec =
+      cpu::Executor<float>::create(m.desc, {*program});
+  if (exec)
+    exec->initParams(1);
+  return exec;
+}
+
+/// Six chunks of 16 random letters. The reader views its corpus, which
+/// therefore lives as long as the test program.
+StatusOr<ChunkReader> sixRandomChunks() {
+  static const StatusOr<Corpus> corpus = [] {
+    std::string text;
+    std::mt19937_64 rng(8);
+    for (int i = 0; i < 6 * 16; ++i)
+      text += static_cast<char>('a' + rng() % 26);
+    return Corpus::fromText(text, "chunks");
+  }();
+  if (!corpus)
+    return corpus.status();
+  return ChunkReader::create(corpus->all(), 16);
+}
+
 TEST(Trainer, RefusesBadOptions) {
   Fixture f;
   TrainOptions o = f.options("bad");
@@ -370,21 +397,10 @@ TEST(Trainer, RefusesBadOptions) {
 /// 2 or of 3 gives the same total.
 TEST(Trainer, EvaluationDependsOnChunksNotBatches) {
   for (const TestModel &m : {aoArmModel(16), mdlmModel(16)}) {
-    StatusOr<cpu::Program> program =
-        cpu::parseProgram(m.trainStep, "train_step");
-    ASSERT_TRUE(program.isOk()) << program.status().message();
-    StatusOr<cpu::Executor<float>> exec =
-        cpu::Executor<float>::create(m.desc, {*program});
+    StatusOr<cpu::Executor<float>> exec = executorFor(m);
     ASSERT_TRUE(exec.isOk()) << exec.status().message();
-    exec->initParams(1);
-    std::string text;
-    std::mt19937_64 rng(8);
-    for (int i = 0; i < 6 * 16; ++i)
-      text += static_cast<char>('a' + rng() % 26);
-    StatusOr<Corpus> corpus = Corpus::fromText(text, "chunks");
-    ASSERT_TRUE(corpus.isOk());
-    StatusOr<ChunkReader> chunks = ChunkReader::create(corpus->all(), 16);
-    ASSERT_TRUE(chunks.isOk());
+    StatusOr<ChunkReader> chunks = sixRandomChunks();
+    ASSERT_TRUE(chunks.isOk()) << chunks.status().message();
     EvalOptions by2{2, 0, 5}, by3{3, 0, 5}, other{3, 0, 6};
     StatusOr<EvalResult> a = evaluateChunks(*exec, "train_step", *chunks, by2);
     StatusOr<EvalResult> b = evaluateChunks(*exec, "train_step", *chunks, by3);
@@ -404,22 +420,11 @@ TEST(Trainer, EvaluationDependsOnChunksNotBatches) {
 /// every eval seed alike, and not what random orders give. MDLM reads no
 /// order, so it refuses it (and so does train()).
 TEST(Trainer, LeftToRightScoresTheIdentityOrder) {
-  const TestModel m = aoArmModel(16);
-  StatusOr<cpu::Program> program = cpu::parseProgram(m.trainStep, "train_step");
-  ASSERT_TRUE(program.isOk()) << program.status().message();
-  StatusOr<cpu::Executor<float>> exec =
-      cpu::Executor<float>::create(m.desc, {*program});
+  StatusOr<cpu::Executor<float>> exec = executorFor(aoArmModel(16));
   ASSERT_TRUE(exec.isOk()) << exec.status().message();
-  exec->initParams(1);
   EXPECT_TRUE(exec->readsOrder("train_step"));
-  std::string text;
-  std::mt19937_64 rng(8);
-  for (int i = 0; i < 6 * 16; ++i)
-    text += static_cast<char>('a' + rng() % 26);
-  StatusOr<Corpus> corpus = Corpus::fromText(text, "chunks");
-  ASSERT_TRUE(corpus.isOk());
-  StatusOr<ChunkReader> chunks = ChunkReader::create(corpus->all(), 16);
-  ASSERT_TRUE(chunks.isOk());
+  StatusOr<ChunkReader> chunks = sixRandomChunks();
+  ASSERT_TRUE(chunks.isOk()) << chunks.status().message();
 
   EvalOptions identity{3, 0, 5, OrderChoice::LeftToRight};
   EvalOptions otherSeed{2, 0, 6, OrderChoice::LeftToRight};
@@ -451,12 +456,8 @@ TEST(Trainer, LeftToRightScoresTheIdentityOrder) {
 
   // MDLM has no order to fix.
   const TestModel mdlm = mdlmModel(16);
-  StatusOr<cpu::Program> mdlmProgram =
-      cpu::parseProgram(mdlm.trainStep, "train_step");
-  ASSERT_TRUE(mdlmProgram.isOk());
-  StatusOr<cpu::Executor<float>> mdlmExec =
-      cpu::Executor<float>::create(mdlm.desc, {*mdlmProgram});
-  ASSERT_TRUE(mdlmExec.isOk());
+  StatusOr<cpu::Executor<float>> mdlmExec = executorFor(mdlm);
+  ASSERT_TRUE(mdlmExec.isOk()) << mdlmExec.status().message();
   EXPECT_FALSE(mdlmExec->readsOrder("train_step"));
   EXPECT_TRUE(
       checkOrderChoice(OrderChoice::Random, *mdlmExec, "train_step", "m.aoarm")
