@@ -639,11 +639,8 @@ StatusOr<TrainResult> runTraining(const TrainOptions &options,
     // The run continues only if this bundle and these options give back
     // exactly the settings the checkpoint saved (seq_len and the eval
     // function come from the bundle).
-    json saved =
+    const json saved =
         json::parse(resume->settings, nullptr, /*allow_exceptions=*/false);
-    // Runs from before --order trained on random orders.
-    if (saved.is_object() && !saved.contains("order"))
-      saved["order"] = orderChoiceName(OrderChoice::Random);
     const std::string difference =
         firstSettingDifference(saved, json::parse(settingsLine.dump()));
     if (!difference.empty())
@@ -934,8 +931,8 @@ StatusOr<TrainResult> resumeTraining(const ResumeOptions &given) {
     return Status::errorf("{}: holds no run settings, so the run cannot be "
                           "resumed from it",
                           name);
-  const json saved = json::parse(info->state.settings, nullptr,
-                                 /*allow_exceptions=*/false);
+  json saved = json::parse(info->state.settings, nullptr,
+                           /*allow_exceptions=*/false);
   if (!saved.is_object())
     return Status::errorf("{}: its saved settings are not a JSON object: {}",
                           name, info->state.settings);
@@ -952,10 +949,12 @@ StatusOr<TrainResult> resumeTraining(const ResumeOptions &given) {
   AOARM_RETURN_IF_ERROR(readSetting(saved, "seed", o.seed, name));
   AOARM_RETURN_IF_ERROR(readSetting(saved, "eval_seed", o.evalSeed, name));
   AOARM_RETURN_IF_ERROR(readSetting(saved, "device", o.device, name));
-  // Runs from before --order have none saved: they trained on random orders.
-  std::string orderName = orderChoiceName(OrderChoice::Random);
-  if (saved.contains("order"))
-    AOARM_RETURN_IF_ERROR(readSetting(saved, "order", orderName, name));
+  // Runs from before --order have none saved: they trained on random
+  // orders, which is what their settings say from here on.
+  if (!saved.contains("order"))
+    saved["order"] = orderChoiceName(OrderChoice::Random);
+  std::string orderName;
+  AOARM_RETURN_IF_ERROR(readSetting(saved, "order", orderName, name));
   const std::optional<OrderChoice> savedOrder = parseOrderChoice(orderName);
   if (!savedOrder)
     return Status::errorf("{}: saved setting 'order' must be random or "
@@ -1072,7 +1071,7 @@ StatusOr<TrainResult> resumeTraining(const ResumeOptions &given) {
   o.progress = given.progress;
   o.stopAfter = given.stopAfter;
   resume.adamStep = info->state.adamStep;
-  resume.settings = info->state.settings;
+  resume.settings = saved.dump();
   return runTraining(o, &resume);
 }
 
