@@ -118,9 +118,7 @@ std::string toText(const int32_t *tokens, int64_t L) {
 Status sampleSlots(cpu::Executor<float> &executor, const cpu::Program &decode,
                    const SampleOptions &options, int64_t L, int64_t V,
                    SampleResult &result) {
-  const bool hasOrder = std::any_of(
-      decode.instructions.begin(), decode.instructions.end(),
-      [](const cpu::Instruction &i) { return i.op == cpu::OpCode::Order; });
+  const bool hasOrder = executor.readsOrder(decode.name);
   if (!hasOrder && options.order != SampleOrder::LeftToRight)
     return Status::errorf("this model generates left to right only (its "
                           "decode_step reads no order); use --order "
