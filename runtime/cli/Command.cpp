@@ -1,5 +1,7 @@
 #include "runtime/cli/Command.h"
 
+#include "runtime/train/Trainer.h"
+
 #include <fmt/core.h>
 
 #include <cstdio>
@@ -15,6 +17,23 @@ void Runner::bind(CLI::App *command, std::string name,
       exitCode_ = 1;
     }
   });
+}
+
+void addDeviceFlag(CLI::App *command, std::string &device) {
+  command
+      ->add_option("--device", device,
+                   "auto: the GPU when there is one and the bundle has its "
+                   "kernels, else the CPU (saying why); cpu; cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+}
+
+void addOrderChoiceFlag(CLI::App *command, std::string &order,
+                        const std::string &help) {
+  command->add_option("--order", order, help)
+      ->check(CLI::IsMember({orderChoiceName(OrderChoice::Random),
+                             orderChoiceName(OrderChoice::LeftToRight)}))
+      ->capture_default_str();
 }
 
 } // namespace aoarm::cli

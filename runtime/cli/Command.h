@@ -43,6 +43,14 @@ void registerPlotCommand(CLI::App &app, Runner &runner);
 void addDictionaryFlags(CLI::App *command, std::string &words,
                         std::string &wordsFrom, std::string &data);
 
+/// --device auto|cpu|cuda of `aoarm train` and `aoarm eval` (openDevice).
+void addDeviceFlag(CLI::App *command, std::string &device);
+
+/// --order random|left-to-right of `aoarm train` and `aoarm eval`
+/// (OrderChoice); `help` says what each order means to the command.
+void addOrderChoiceFlag(CLI::App *command, std::string &order,
+                        const std::string &help);
+
 /// `aoarm sample BUNDLE --weights CKPT -o FILE`: draw sequences.
 void registerSampleCommand(CLI::App &app, Runner &runner);
 

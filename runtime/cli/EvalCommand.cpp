@@ -178,12 +178,7 @@ void registerEvalCommand(CLI::App &app, Runner &runner) {
       ->add_option("--batches", options->batches,
                    "batches of fixed chunks (0: the whole split)")
       ->capture_default_str();
-  command
-      ->add_option("--device", options->device,
-                   "auto: the GPU when there is one and the bundle has its "
-                   "kernels, else the CPU (saying why); cpu; cuda")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
-      ->capture_default_str();
+  addDeviceFlag(command, options->device);
   command->add_option("--batch", options->batchSize, "chunks per batch")
       ->capture_default_str();
   command
@@ -191,13 +186,10 @@ void registerEvalCommand(CLI::App &app, Runner &runner) {
                    "seeds the per-chunk orders, times and masks (as "
                    "`aoarm train --eval-seed`)")
       ->capture_default_str();
-  command
-      ->add_option("--order", options->order,
-                   "any-order models: random (one seeded order per chunk, "
-                   "the any-order NLL) or left-to-right (the exact NLL of "
-                   "the identity order)")
-      ->check(CLI::IsMember({"random", "left-to-right"}))
-      ->capture_default_str();
+  addOrderChoiceFlag(command, options->order,
+                     "any-order models: random (one seeded order per chunk, "
+                     "the any-order NLL) or left-to-right (the exact NLL of "
+                     "the identity order)");
   runner.bind(command, "eval", [options] { return runEval(*options); });
 }
 

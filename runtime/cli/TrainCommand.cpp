@@ -182,19 +182,11 @@ void registerTrainCommand(CLI::App &app, Runner &runner) {
                    "is f32)")
       ->check(CLI::IsMember({"f32", "bf16"}))
       ->capture_default_str();
-  command
-      ->add_option("--device", options->device,
-                   "auto: the GPU when there is one and the bundle has its "
-                   "kernels, else the CPU (saying why); cpu; cuda")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
-      ->capture_default_str();
-  command
-      ->add_option("--order", flags->order,
-                   "any-order models: random (a seeded permutation per "
-                   "sequence, the objective) or left-to-right (the identity, "
-                   "for training and validation alike)")
-      ->check(CLI::IsMember({"random", "left-to-right"}))
-      ->capture_default_str();
+  addDeviceFlag(command, options->device);
+  addOrderChoiceFlag(command, flags->order,
+                     "any-order models: random (a seeded permutation per "
+                     "sequence, the objective) or left-to-right (the identity, "
+                     "for training and validation alike)");
   command
       ->add_option("--stop-after", options->stopAfter,
                    "stop after step N with a checkpoint, as if preempted "
