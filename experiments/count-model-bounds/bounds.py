@@ -9,10 +9,13 @@ L-symbol chunks the trainer evaluates:
 - any-order, +-2: from the revealed ones among the four nearest;
 - left to right, trigram: from the two symbols before it.
 They say how far a model at a given step is from merely knowing local
-statistics, for AR and any-order objectives alike.
+statistics, for AR and any-order objectives alike. --train-chars N counts
+only the first N train characters: the data a run of S steps at batch B
+sees is S*B*L, so the bounds can be set against a run's data budget.
 
-    python3 experiments/count-model-bounds/bounds.py data/fortunes.txt [L]
+    python3 experiments/count-model-bounds/bounds.py data/fortunes.txt [L] [--train-chars N]
 """
+import argparse
 import itertools
 import math
 import random
@@ -22,10 +25,15 @@ from collections import Counter
 ALPHABET = 27
 
 
-def main(path, length=64):
+def main(path, length, train_chars):
     text = open(path).read()
     n = len(text)
     train, valid = text[: n * 90 // 100], text[n * 90 // 100: n * 95 // 100]
+    if train_chars is not None:
+        if not 5 <= train_chars <= len(train):
+            sys.exit(f"--train-chars {train_chars}: the train split of {path} "
+                     f"holds {len(train)} characters (at least 5 needed)")
+        train = train[:train_chars]
     offsets = [-2, -1, 1, 2]
     m = len(train)
     center = train[2: m - 2]
@@ -78,4 +86,11 @@ def main(path, length=64):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 64)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", help="text8-form file")
+    parser.add_argument("length", nargs="?", type=int, default=64,
+                        help="chunk length L (default 64)")
+    parser.add_argument("--train-chars", type=int,
+                        help="count only the first N train characters")
+    args = parser.parse_args()
+    main(args.corpus, args.length, args.train_chars)
