@@ -301,10 +301,9 @@ const char *orderChoiceName(OrderChoice order) {
 }
 
 std::optional<OrderChoice> parseOrderChoice(const std::string &word) {
-  if (word == "random")
-    return OrderChoice::Random;
-  if (word == "left-to-right")
-    return OrderChoice::LeftToRight;
+  for (OrderChoice order : {OrderChoice::Random, OrderChoice::LeftToRight})
+    if (word == orderChoiceName(order))
+      return order;
   return std::nullopt;
 }
 
