@@ -234,11 +234,36 @@ template <typename T> struct Executor<T>::Buffer {
 
   const T *r() const { return view ? view : real.data(); }
   const int32_t *i() const { return ints.data(); }
-  void release() {
-    std::vector<T>().swap(real);
-    std::vector<int32_t>().swap(ints);
-  }
 };
+
+template <typename T>
+template <typename E>
+std::vector<E> Executor<T>::Recycler<E>::take(int64_t size) {
+  const size_t n = static_cast<size_t>(size);
+  // The smallest stored vector that holds n, unless it is so much larger
+  // that a big value would later find its storage taken by a small one.
+  auto it = free_.lower_bound(n);
+  std::vector<E> v;
+  if (it != free_.end() && it->first <= 2 * n + 4096) {
+    v = std::move(it->second);
+    free_.erase(it);
+  }
+  v.assign(n, E(0));
+  return v;
+}
+
+template <typename T>
+template <typename E>
+void Executor<T>::Recycler<E>::give(std::vector<E> &v) {
+  if (v.capacity() > 0)
+    free_.emplace(v.capacity(), std::move(v));
+  v = std::vector<E>();
+}
+
+template <typename T> void Executor<T>::recycle(Buffer &buf) {
+  realStorage_.give(buf.real);
+  intStorage_.give(buf.ints);
+}
 
 template <typename T>
 StatusOr<Executor<T>> Executor<T>::create(ModelDesc model,
@@ -538,9 +563,9 @@ Status Executor<T>::execute(const Plan &plan, Mode mode,
       if (ins.op == OpCode::Param)
         return buf;
       if (type.dtype == ValueDType::F32)
-        buf.real.assign(buf.size, T(0));
+        buf.real = realStorage_.take(buf.size);
       else
-        buf.ints.assign(buf.size, 0);
+        buf.ints = intStorage_.take(buf.size);
       return buf;
     };
     // Rows and features of a real value viewed as [N, D].
@@ -894,10 +919,10 @@ Status Executor<T>::execute(const Plan &plan, Mode mode,
     // Free what no later instruction reads.
     for (int id : ins.operands)
       if (plan.lastUse[id] == i && !keep[id])
-        vals[id].release();
+        recycle(vals[id]);
     for (int id : ins.results)
       if (plan.lastUse[id] < 0 && !keep[id])
-        vals[id].release();
+        recycle(vals[id]);
     if (ins.op == OpCode::Vjp)
       for (auto it = lseCache.begin(); it != lseCache.end();)
         it = plan.lseLastUse[it->first] == i ? lseCache.erase(it) : ++it;
@@ -921,6 +946,9 @@ Status Executor<T>::execute(const Plan &plan, Mode mode,
   }
   if (keptValues)
     *keptValues = std::move(vals);
+  else
+    for (Buffer &buf : vals)
+      recycle(buf);
   return Status::ok();
 }
 

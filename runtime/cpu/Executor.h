@@ -217,6 +217,24 @@ private:
   std::vector<T> m_;             // [numParams]
   std::vector<T> v_;             // [numParams]
   std::map<std::string, Plan> plans_;
+
+  /// Storage of values freed after their last use, handed to the next
+  /// results of this call or a later one. Allocating every step's values
+  /// afresh spent half of a tiny CPU training step in page faults and
+  /// first touches of fresh memory (docs/cpu-reference.md).
+  template <typename E> class Recycler {
+  public:
+    /// A vector of `size` zeros, on recycled storage where one fits.
+    std::vector<E> take(int64_t size);
+    /// Keeps v's storage for a later take(); leaves v empty.
+    void give(std::vector<E> &v);
+
+  private:
+    std::multimap<size_t, std::vector<E>> free_; // by capacity
+  };
+  Recycler<T> realStorage_;
+  Recycler<int32_t> intStorage_;
+  void recycle(Buffer &buf);
 };
 
 extern template class Executor<float>;
