@@ -36,8 +36,8 @@ tiny=(--set n_layers=2 --set d_model=64 --set n_heads=4 --set d_ff=256 --set seq
 # A new run directory each time: aoarm never overwrites a run's checkpoints.
 run="$out/drope-tiny-$(date +%Y%m%d-%H%M%S)"
 "$bin/aoarm" train "$out/drope-tiny.aoarm" --data data/fortunes.txt \
-  --out "$run" --steps 600 --batch 16 --lr 1e-2 --warmup 50 --eval-every 200
-ckpt="$run/ckpt-600.safetensors"
+  --out "$run" --steps 1200 --batch 16 --lr 1e-2 --warmup 50 --eval-every 400
+ckpt="$run/ckpt-1200.safetensors"
 "$bin/aoarm" eval "$out/drope-tiny.aoarm" --weights "$ckpt" \
   --data data/fortunes.txt --split val
 
