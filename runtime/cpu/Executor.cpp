@@ -240,13 +240,17 @@ template <typename T>
 template <typename E>
 std::vector<E> Executor<T>::Recycler<E>::take(int64_t size) {
   const size_t n = static_cast<size_t>(size);
-  // The smallest stored vector that holds n, unless it is so much larger
-  // that a big value would later find its storage taken by a small one.
-  auto it = free_.lower_bound(n);
   std::vector<E> v;
+  // The smallest stored capacity that holds n: every step asks for the same
+  // sizes, so from the second step on each request finds its own size, the
+  // most recently freed (the likeliest still in cache) first. A much larger
+  // one is left for the value it was made for.
+  auto it = free_.lower_bound(n);
   if (it != free_.end() && it->first <= 2 * n + 4096) {
-    v = std::move(it->second);
-    free_.erase(it);
+    v = std::move(it->second.back());
+    it->second.pop_back();
+    if (it->second.empty())
+      free_.erase(it);
   }
   v.assign(n, E(0));
   return v;
@@ -256,7 +260,7 @@ template <typename T>
 template <typename E>
 void Executor<T>::Recycler<E>::give(std::vector<E> &v) {
   if (v.capacity() > 0)
-    free_.emplace(v.capacity(), std::move(v));
+    free_[v.capacity()].push_back(std::move(v));
   v = std::vector<E>();
 }
 

@@ -221,7 +221,8 @@ private:
   /// Storage of values freed after their last use, handed to the next
   /// results of this call or a later one. Allocating every step's values
   /// afresh spent half of a tiny CPU training step in page faults and
-  /// first touches of fresh memory (docs/cpu-reference.md).
+  /// first touches of fresh memory (docs/cpu-reference.md). It holds about
+  /// one step's peak of values between calls.
   template <typename E> class Recycler {
   public:
     /// A vector of `size` zeros, on recycled storage where one fits.
@@ -230,7 +231,7 @@ private:
     void give(std::vector<E> &v);
 
   private:
-    std::multimap<size_t, std::vector<E>> free_; // by capacity
+    std::map<size_t, std::vector<std::vector<E>>> free_; // by capacity
   };
   Recycler<T> realStorage_;
   Recycler<int32_t> intStorage_;
