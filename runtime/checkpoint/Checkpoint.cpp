@@ -59,11 +59,13 @@ Status syncDirectory(const std::string &dir) {
   return Status::ok();
 }
 
-/// Writes `bytes` to a new temporary file beside `path`
-/// ("<path>.tmp-XXXXXX", never a name a checkpoint could have) and syncs
-/// it. Returns the temporary's path; on failure nothing is left behind.
-StatusOr<std::string> writeTemporary(const std::string &path,
-                                     std::string_view bytes) {
+/// Creates a new temporary file beside `path` ("<path>.tmp-XXXXXX", never a
+/// name a checkpoint could have), lets `fill` stream the content into it and
+/// syncs it. Returns the temporary's path; on failure nothing is left
+/// behind.
+StatusOr<std::string>
+writeTemporary(const std::string &path,
+               const std::function<Status(const ByteSink &)> &fill) {
   std::string temporary = path + ".tmp-XXXXXX";
   // mkstemp picks a fresh name with O_EXCL, so a temporary left by a killed
   // writer (even one with our pid) never blocks or clobbers this one.
@@ -71,9 +73,11 @@ StatusOr<std::string> writeTemporary(const std::string &path,
   if (fd < 0)
     return Status::errorf("{}: cannot create a temporary file: {}", path,
                           std::strerror(errno));
-  auto fail = [&](const char *what) {
-    Status status = Status::errorf("{}: cannot {} {}: {}", path, what,
-                                   temporary, std::strerror(errno));
+  auto describe = [&](const char *what) {
+    return Status::errorf("{}: cannot {} {}: {}", path, what, temporary,
+                          std::strerror(errno));
+  };
+  auto abandon = [&](Status status) {
     if (fd >= 0)
       ::close(fd);
     ::unlink(temporary.c_str());
@@ -81,12 +85,17 @@ StatusOr<std::string> writeTemporary(const std::string &path,
   };
   // mkstemp creates 0600; a checkpoint is as readable as any output.
   if (::fchmod(fd, 0644) != 0)
-    return fail("set the mode of");
-  AOARM_RETURN_IF_ERROR(writeAllAndSync(fd, bytes, fail));
+    return abandon(describe("set the mode of"));
+  Status filled = fill(
+      [&](std::string_view bytes) { return writeAll(fd, bytes, describe); });
+  if (!filled.isOk())
+    return abandon(filled);
+  if (::fsync(fd) != 0)
+    return abandon(describe("sync"));
   const int closed = ::close(fd);
   fd = -1;
   if (closed != 0)
-    return fail("close");
+    return abandon(describe("close"));
   return temporary;
 }
 
@@ -127,18 +136,33 @@ Status publish(const std::string &temporary, const std::string &path,
   return Status::ok();
 }
 
-/// Writes `file` to `path` atomically (see publish for `replace`).
-StatusOr<uint64_t> writeSafetensorsFile(const std::string &path,
-                                        const SafetensorsFile &file,
-                                        bool replace) {
-  StatusOr<std::string> bytes = serializeSafetensors(file);
-  if (!bytes)
-    return bytes.status().withContext(path);
-  StatusOr<std::string> temporary = writeTemporary(path, *bytes);
+/// Streams the safetensors file of `tensors` and `metadata` to `path`
+/// atomically (see publish for `replace`). Returns its size.
+StatusOr<uint64_t> writeSafetensorsFile(
+    const std::string &path, const std::vector<SafetensorsSource> &tensors,
+    const std::map<std::string, std::string> &metadata, bool replace) {
+  uint64_t size = 0;
+  StatusOr<std::string> temporary =
+      writeTemporary(path, [&](const ByteSink &sink) {
+        // A failed write is already worded with both paths; a refused
+        // tensor still needs the file's.
+        bool writeFailed = false;
+        StatusOr<uint64_t> streamed =
+            streamSafetensors(tensors, metadata, [&](std::string_view bytes) {
+              Status written = sink(bytes);
+              writeFailed = !written.isOk();
+              return written;
+            });
+        if (!streamed)
+          return writeFailed ? streamed.status()
+                             : streamed.status().withContext(path);
+        size = *streamed;
+        return Status::ok();
+      });
   if (!temporary)
     return temporary.status();
   AOARM_RETURN_IF_ERROR(publish(*temporary, path, replace));
-  return static_cast<uint64_t>(bytes->size());
+  return size;
 }
 
 template <typename T> std::optional<T> parseInteger(std::string_view text) {
@@ -300,45 +324,49 @@ StatusOr<SavedCheckpoint> saveCheckpoint(const std::string &runDir,
 
   const cpu::ModelDesc &model = executor.model();
   const std::string fingerprint = modelFingerprint(model);
-  SafetensorsFile optimizer;
-  optimizer.metadata = {{"format", std::string(kOptimizerStateFormat)},
-                        {"version", std::string(kCheckpointVersion)},
-                        {"model", modelName},
-                        {"fingerprint", fingerprint},
-                        {"step", std::to_string(state.step)},
-                        {"adam_step", std::to_string(state.adamStep)}};
-  SafetensorsFile weights;
-  weights.metadata = {{"format", std::string(kCheckpointFormat)},
-                      {"version", std::string(kCheckpointVersion)},
-                      {"model", modelName},
-                      {"config", modelConfigJson(model)},
-                      {"fingerprint", fingerprint},
-                      {"dtype", checkpointDTypeName(dtype)},
-                      {"step", std::to_string(state.step)},
-                      {"seed", std::to_string(state.seed)},
-                      {"adam_step", std::to_string(state.adamStep)}};
+  const std::map<std::string, std::string> optimizerMetadata = {
+      {"format", std::string(kOptimizerStateFormat)},
+      {"version", std::string(kCheckpointVersion)},
+      {"model", modelName},
+      {"fingerprint", fingerprint},
+      {"step", std::to_string(state.step)},
+      {"adam_step", std::to_string(state.adamStep)}};
+  std::map<std::string, std::string> weightsMetadata = {
+      {"format", std::string(kCheckpointFormat)},
+      {"version", std::string(kCheckpointVersion)},
+      {"model", modelName},
+      {"config", modelConfigJson(model)},
+      {"fingerprint", fingerprint},
+      {"dtype", checkpointDTypeName(dtype)},
+      {"step", std::to_string(state.step)},
+      {"seed", std::to_string(state.seed)},
+      {"adam_step", std::to_string(state.adamStep)}};
   if (!state.settings.empty())
-    weights.metadata["settings"] = state.settings;
+    weightsMetadata["settings"] = state.settings;
+  // The files are streamed from the executor's own arrays: saving costs no
+  // copy of the parameters or the moments.
+  std::vector<SafetensorsSource> weights;
+  std::vector<SafetensorsSource> optimizer;
   for (size_t i = 0; i < model.params.size(); ++i) {
     const cpu::ParamDesc &param = model.params[i];
     const int64_t offset = executor.paramOffset(i);
-    weights.tensors.push_back(SafetensorsTensor::fromFloats(
-        param.name, dtype, param.shape, executor.params() + offset));
-    optimizer.tensors.push_back(SafetensorsTensor::fromFloats(
-        "m." + param.name, TensorDType::F32, param.shape,
-        executor.adamM().data() + offset));
-    optimizer.tensors.push_back(SafetensorsTensor::fromFloats(
-        "v." + param.name, TensorDType::F32, param.shape,
-        executor.adamV().data() + offset));
+    weights.push_back(
+        {param.name, dtype, param.shape, executor.params() + offset});
+    optimizer.push_back({"m." + param.name, TensorDType::F32, param.shape,
+                         executor.adamM().data() + offset});
+    optimizer.push_back({"v." + param.name, TensorDType::F32, param.shape,
+                         executor.adamV().data() + offset});
   }
   // The optimizer file first: the weights file completes the checkpoint. An
   // optimizer file left without weights by a killed writer is replaced.
   StatusOr<uint64_t> optimizerBytes =
-      writeSafetensorsFile(saved.optimizerPath, optimizer, /*replace=*/true);
+      writeSafetensorsFile(saved.optimizerPath, optimizer, optimizerMetadata,
+                           /*replace=*/true);
   if (!optimizerBytes)
     return optimizerBytes.status();
   StatusOr<uint64_t> weightBytes =
-      writeSafetensorsFile(saved.path, weights, /*replace=*/false);
+      writeSafetensorsFile(saved.path, weights, weightsMetadata,
+                           /*replace=*/false);
   if (!weightBytes)
     return weightBytes.status();
   AOARM_RETURN_IF_ERROR(syncDirectory(parentDirectory(saved.path)));

@@ -11,7 +11,8 @@
 //   `v.<name>` (F32), with the same model, fingerprint and step.
 //
 // The weights file is written last and is what makes the checkpoint exist:
-// each file goes to a temporary beside it, is synced, and is renamed into
+// each file is streamed from the executor's arrays (no copy of the model is
+// built in memory) to a temporary beside it, is synced, and is renamed into
 // place (the weights file with a rename that refuses to replace anything),
 // then the directory is synced. A writer killed half way leaves a temporary
 // ("ckpt-STEP.safetensors.tmp-XXXXXX") or an optimizer file without weights;

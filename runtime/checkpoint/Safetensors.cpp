@@ -199,6 +199,106 @@ StatusOr<HeaderJson> parseHeaderJson(std::string_view text,
   return parsed;
 }
 
+/// Writes `count` f32 values as `dtype` into `out` (count * dtype size
+/// bytes). The data is little-endian and so is every machine aoarm runs on
+/// (x86-64, aarch64), so f32 bytes are the values' own.
+void encodeValues(TensorDType dtype, const float *values, int64_t count,
+                  char *out) {
+  static_assert(sizeof(float) == 4, "f32 data is copied as float");
+  if (dtype == TensorDType::F32) {
+    if (count > 0)
+      std::memcpy(out, values, static_cast<size_t>(count) * 4);
+    return;
+  }
+  for (int64_t i = 0; i < count; ++i) {
+    const uint16_t half = floatToBFloat16(values[i]);
+    out[2 * i] = static_cast<char>(half & 0xFF);
+    out[2 * i + 1] = static_cast<char>(half >> 8);
+  }
+}
+
+/// What laying out a file needs of one tensor.
+struct PlannedTensor {
+  std::string_view name;
+  TensorDType dtype;
+  const std::vector<int64_t> *shape;
+};
+
+/// A file's layout: the bytes before the data (length, JSON header,
+/// padding), the order the tensors' data follows in, and each tensor's data
+/// size (indexed like the input).
+struct Layout {
+  std::string prefix;
+  std::vector<size_t> order;
+  std::vector<uint64_t> sizes;
+};
+
+/// Lays out a file of `tensors` and `metadata` as the library does (see
+/// Safetensors.h), refusing bad names and shapes, naming the tensor.
+StatusOr<Layout>
+planLayout(const std::vector<PlannedTensor> &tensors,
+           const std::map<std::string, std::string> &metadata) {
+  Layout layout;
+  std::set<std::string_view> names;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const PlannedTensor &tensor = tensors[i];
+    if (tensor.name.empty())
+      return Status::error("tensor with an empty name");
+    if (tensor.name == kMetadataKey)
+      return Status::errorf("tensor '{}': the name is reserved for the "
+                            "metadata",
+                            tensor.name);
+    if (!names.insert(tensor.name).second)
+      return Status::errorf("tensor '{}' appears twice", tensor.name);
+    std::optional<uint64_t> size =
+        byteSize(*tensor.shape, tensorDTypeSize(tensor.dtype));
+    if (!size)
+      return Status::errorf("tensor '{}': shape {} has a negative dimension "
+                            "or overflows",
+                            tensor.name, shapeString(*tensor.shape));
+    layout.sizes.push_back(*size);
+    layout.order.push_back(i);
+  }
+  std::sort(layout.order.begin(), layout.order.end(), [&](size_t a, size_t b) {
+    const int rankA = alignmentRank(tensors[a].dtype);
+    const int rankB = alignmentRank(tensors[b].dtype);
+    if (rankA != rankB)
+      return rankA > rankB;
+    return tensors[a].name < tensors[b].name;
+  });
+
+  HeaderJson header = HeaderJson::object();
+  // The library leaves "__metadata__" out when there is none.
+  if (!metadata.empty()) {
+    HeaderJson entries = HeaderJson::object();
+    for (const auto &[key, value] : metadata)
+      entries[key] = value;
+    header[std::string(kMetadataKey)] = entries;
+  }
+  uint64_t offset = 0;
+  for (size_t i : layout.order) {
+    const uint64_t end = offset + layout.sizes[i];
+    header[std::string(tensors[i].name)] = {
+        {"dtype", safetensorsDTypeName(tensors[i].dtype)},
+        {"shape", *tensors[i].shape},
+        {"data_offsets", {offset, end}}};
+    offset = end;
+  }
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const HeaderJson::exception &e) {
+    // Only invalid UTF-8 in a name or a metadata string gets here.
+    return Status::errorf("header cannot be written as JSON: {}",
+                          jsonErrorText(e));
+  }
+  // Pad with spaces so the data starts at a multiple of 8.
+  text.append((8 - text.size() % 8) % 8, ' ');
+  appendU64(layout.prefix, text.size());
+  layout.prefix += text;
+  return layout;
+}
+
 } // namespace
 
 const char *safetensorsDTypeName(TensorDType dtype) {
@@ -237,19 +337,7 @@ SafetensorsTensor SafetensorsTensor::fromFloats(std::string name,
   tensor.shape = std::move(shape);
   const int64_t count = tensor.numElements();
   tensor.data.resize(static_cast<size_t>(count * tensorDTypeSize(dtype)));
-  // The data is little-endian and so is every machine aoarm runs on
-  // (x86-64, aarch64), so the bytes are the values' own.
-  static_assert(sizeof(float) == 4, "f32 data is copied as float");
-  if (dtype == TensorDType::F32) {
-    if (count > 0)
-      std::memcpy(tensor.data.data(), values, tensor.data.size());
-  } else {
-    for (int64_t i = 0; i < count; ++i) {
-      const uint16_t half = floatToBFloat16(values[i]);
-      tensor.data[2 * i] = static_cast<char>(half & 0xFF);
-      tensor.data[2 * i + 1] = static_cast<char>(half >> 8);
-    }
-  }
+  encodeValues(dtype, values, count, tensor.data.data());
   return tensor;
 }
 
@@ -284,72 +372,67 @@ SafetensorsFile::find(std::string_view tensorName) const {
 }
 
 StatusOr<std::string> serializeSafetensors(const SafetensorsFile &file) {
-  std::vector<const SafetensorsTensor *> order;
-  std::set<std::string_view> names;
-  for (const SafetensorsTensor &tensor : file.tensors) {
-    if (tensor.name.empty())
-      return Status::error("tensor with an empty name");
-    if (tensor.name == kMetadataKey)
-      return Status::errorf("tensor '{}': the name is reserved for the "
-                            "metadata",
-                            tensor.name);
-    if (!names.insert(tensor.name).second)
-      return Status::errorf("tensor '{}' appears twice", tensor.name);
-    std::optional<uint64_t> size =
-        byteSize(tensor.shape, tensorDTypeSize(tensor.dtype));
-    if (!size)
-      return Status::errorf("tensor '{}': shape {} has a negative dimension "
-                            "or overflows",
-                            tensor.name, shapeString(tensor.shape));
-    if (*size != tensor.data.size())
-      return Status::errorf("tensor '{}': {} bytes of data, but shape {} of "
-                            "{} needs {}",
-                            tensor.name, tensor.data.size(),
-                            shapeString(tensor.shape),
-                            safetensorsDTypeName(tensor.dtype), *size);
-    order.push_back(&tensor);
+  std::vector<PlannedTensor> planned;
+  for (const SafetensorsTensor &tensor : file.tensors)
+    planned.push_back({tensor.name, tensor.dtype, &tensor.shape});
+  StatusOr<Layout> layout = planLayout(planned, file.metadata);
+  if (!layout)
+    return layout.status();
+  uint64_t dataBytes = 0;
+  for (size_t i = 0; i < file.tensors.size(); ++i) {
+    const SafetensorsTensor &tensor = file.tensors[i];
+    if (layout->sizes[i] != tensor.data.size())
+      return Status::errorf(
+          "tensor '{}': {} bytes of data, but shape {} of "
+          "{} needs {}",
+          tensor.name, tensor.data.size(), shapeString(tensor.shape),
+          safetensorsDTypeName(tensor.dtype), layout->sizes[i]);
+    dataBytes += layout->sizes[i];
   }
-  std::sort(order.begin(), order.end(),
-            [](const SafetensorsTensor *a, const SafetensorsTensor *b) {
-              if (alignmentRank(a->dtype) != alignmentRank(b->dtype))
-                return alignmentRank(a->dtype) > alignmentRank(b->dtype);
-              return a->name < b->name;
-            });
-
-  HeaderJson header = HeaderJson::object();
-  // The library leaves "__metadata__" out when there is none.
-  if (!file.metadata.empty()) {
-    HeaderJson metadata = HeaderJson::object();
-    for (const auto &[key, value] : file.metadata)
-      metadata[key] = value;
-    header[std::string(kMetadataKey)] = metadata;
-  }
-  uint64_t offset = 0;
-  for (const SafetensorsTensor *tensor : order) {
-    const uint64_t end = offset + tensor->data.size();
-    header[tensor->name] = {{"dtype", safetensorsDTypeName(tensor->dtype)},
-                            {"shape", tensor->shape},
-                            {"data_offsets", {offset, end}}};
-    offset = end;
-  }
-  std::string text;
-  try {
-    text = header.dump();
-  } catch (const HeaderJson::exception &e) {
-    // Only invalid UTF-8 in a name or a metadata string gets here.
-    return Status::errorf("header cannot be written as JSON: {}",
-                          jsonErrorText(e));
-  }
-  // Pad with spaces so the data starts at a multiple of 8.
-  text.append((8 - text.size() % 8) % 8, ' ');
-
   std::string bytes;
-  bytes.reserve(8 + text.size() + offset);
-  appendU64(bytes, text.size());
-  bytes += text;
-  for (const SafetensorsTensor *tensor : order)
-    bytes += tensor->data;
+  bytes.reserve(layout->prefix.size() + dataBytes);
+  bytes += layout->prefix;
+  for (size_t i : layout->order)
+    bytes += file.tensors[i].data;
   return bytes;
+}
+
+StatusOr<uint64_t>
+streamSafetensors(const std::vector<SafetensorsSource> &tensors,
+                  const std::map<std::string, std::string> &metadata,
+                  const ByteSink &sink) {
+  std::vector<PlannedTensor> planned;
+  for (const SafetensorsSource &tensor : tensors)
+    planned.push_back({tensor.name, tensor.dtype, &tensor.shape});
+  StatusOr<Layout> layout = planLayout(planned, metadata);
+  if (!layout)
+    return layout.status();
+  AOARM_RETURN_IF_ERROR(sink(layout->prefix));
+  uint64_t written = layout->prefix.size();
+  // 1 MiB of bf16 at a time: large enough that writes stay efficient, small
+  // next to any model worth checkpointing.
+  constexpr int64_t kChunkElements = int64_t{1} << 19;
+  std::string chunk;
+  for (size_t i : layout->order) {
+    const SafetensorsSource &tensor = tensors[i];
+    const int64_t count =
+        static_cast<int64_t>(layout->sizes[i]) / tensorDTypeSize(tensor.dtype);
+    if (tensor.dtype == TensorDType::F32) {
+      // Already the file's bytes (see encodeValues): no copy needed.
+      if (count > 0)
+        AOARM_RETURN_IF_ERROR(sink(std::string_view(
+            reinterpret_cast<const char *>(tensor.values), layout->sizes[i])));
+    } else {
+      for (int64_t begin = 0; begin < count; begin += kChunkElements) {
+        const int64_t n = std::min(kChunkElements, count - begin);
+        chunk.resize(static_cast<size_t>(n * tensorDTypeSize(tensor.dtype)));
+        encodeValues(tensor.dtype, tensor.values + begin, n, chunk.data());
+        AOARM_RETURN_IF_ERROR(sink(chunk));
+      }
+    }
+    written += layout->sizes[i];
+  }
+  return written;
 }
 
 StatusOr<SafetensorsFile> parseSafetensors(std::string_view bytes,

@@ -24,6 +24,7 @@
 #include "runtime/support/Status.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -80,6 +81,30 @@ struct SafetensorsFile {
 /// negative dimension and data whose size is not product(shape) times the
 /// element size, naming the tensor.
 StatusOr<std::string> serializeSafetensors(const SafetensorsFile &file);
+
+/// A tensor to stream into a file: f32 values the caller keeps alive until
+/// streamSafetensors returns, stored as `dtype` (bf16 rounded as fromFloats
+/// rounds).
+struct SafetensorsSource {
+  std::string name;
+  TensorDType dtype = TensorDType::F32;
+  std::vector<int64_t> shape;    // [] is a scalar (one element)
+  const float *values = nullptr; // [product(shape)]
+};
+
+/// Takes the bytes of a file in order, a piece at a time; an error stops
+/// the stream.
+using ByteSink = std::function<Status(std::string_view bytes)>;
+
+/// Streams the file of `tensors` and `metadata` to `sink`: the same bytes
+/// serializeSafetensors gives for the same tensors, but converting a bounded
+/// piece at a time, so writing a checkpoint never holds a second copy of
+/// the parameters or optimizer state. Refuses what serializeSafetensors
+/// refuses before anything reaches `sink`. Returns the bytes streamed.
+StatusOr<uint64_t>
+streamSafetensors(const std::vector<SafetensorsSource> &tensors,
+                  const std::map<std::string, std::string> &metadata,
+                  const ByteSink &sink);
 
 /// Checks every byte of `bytes` and decodes them; `name` (usually the path)
 /// starts every message. Refuses: a file shorter than 8 bytes, a header

@@ -59,8 +59,8 @@ StatusOr<std::string> readFileBytes(const std::string &path) {
   return bytes;
 }
 
-Status writeAllAndSync(int fd, std::string_view bytes,
-                       const std::function<Status(const char *step)> &fail) {
+Status writeAll(int fd, std::string_view bytes,
+                const std::function<Status(const char *step)> &fail) {
   size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t wrote = ::write(fd, bytes.data() + done, bytes.size() - done);
@@ -70,6 +70,12 @@ Status writeAllAndSync(int fd, std::string_view bytes,
       return fail("write");
     done += static_cast<size_t>(wrote);
   }
+  return Status::ok();
+}
+
+Status writeAllAndSync(int fd, std::string_view bytes,
+                       const std::function<Status(const char *step)> &fail) {
+  AOARM_RETURN_IF_ERROR(writeAll(fd, bytes, fail));
   if (::fsync(fd) != 0)
     return fail("sync");
   return Status::ok();

@@ -4,7 +4,8 @@
 // A writer never lets a reader see half a file: it writes a temporary beside
 // the target, syncs it and renames it into place. writeFileAtomically does
 // all of that; writers with their own rules for the rename (checkpoints are
-// never replaced) share the write-and-sync step, writeAllAndSync.
+// never replaced) share the write-and-sync step, writeAllAndSync, or write
+// piece by piece with writeAll.
 #pragma once
 
 #include "runtime/support/Status.h"
@@ -23,6 +24,13 @@ StatusOr<std::string> readFileBytes(const std::string &path);
 /// `path` unless `overwrite`.
 Status writeFileAtomically(const std::string &path, std::string_view bytes,
                            bool overwrite);
+
+/// Writes all of `bytes` to `fd`, retrying short and interrupted writes; `fd`
+/// stays open. A failure returns `fail("write")`, called while errno still
+/// holds the cause. Writers that stream a file piece by piece call this for
+/// each piece and sync at the end.
+Status writeAll(int fd, std::string_view bytes,
+                const std::function<Status(const char *step)> &fail);
 
 /// Writes all of `bytes` to `fd`, retrying short and interrupted writes, then
 /// fsyncs it; `fd` stays open. A failure returns `fail("write")` or

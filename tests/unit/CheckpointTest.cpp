@@ -1,18 +1,22 @@
 // Tests of checkpoints (runtime/checkpoint/Checkpoint.h) on the tiny AO-ARM
 // of TestPrograms.h after a few real AdamW steps: a bit-exact round trip of
 // weights and optimizer state, bf16 weights, refusals that name the tensor
-// and the shapes, never overwriting, --keep, and what a writer killed half
-// way leaves behind.
+// and the shapes, never overwriting, --keep, and what a writer killed or
+// failing half way leaves behind.
 #include "runtime/checkpoint/Checkpoint.h"
 #include "tests/unit/TestPrograms.h"
 #include "tests/unit/TestSupport.h"
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
+
+#include <sys/resource.h>
 
 using namespace aoarm;
 using namespace aoarm::testsupport;
@@ -338,6 +342,51 @@ TEST(Checkpoint, NeverOverwritesAFinishedCheckpoint) {
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()),
                           fs::directory_iterator()),
             2);
+}
+
+/// A write that fails half way (here the file size limit, as a full disk
+/// would) is named in the message and leaves no temporary behind.
+TEST(Checkpoint, AFailedWriteLeavesNothingBehind) {
+  TempDir dir;
+  cpu::Executor<float> trained = trainedExecutor();
+  uintmax_t optimizerBytes = 0;
+  {
+    TempDir scratch;
+    StatusOr<SavedCheckpoint> full =
+        saveCheckpoint(scratch.path(), "tiny", trained, stateAt(7));
+    ASSERT_TRUE(full.isOk()) << full.status().message();
+    optimizerBytes = fs::file_size(full->optimizerPath);
+  }
+  struct rlimit limit;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &limit), 0);
+  ASSERT_GT(limit.rlim_cur, optimizerBytes);
+  const struct rlimit unlimited = limit;
+  // With SIGXFSZ ignored, a write past the limit fails with EFBIG.
+  auto handler = std::signal(SIGXFSZ, SIG_IGN);
+  limit.rlim_cur = optimizerBytes / 2;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+  StatusOr<SavedCheckpoint> failed =
+      saveCheckpoint(dir.path(), "tiny", trained, stateAt(7));
+  ::setrlimit(RLIMIT_FSIZE, &unlimited);
+  std::signal(SIGXFSZ, handler);
+
+  ASSERT_FALSE(failed.isOk());
+  const std::string message = failed.status().message();
+  const std::string start = dir.file("ckpt-7.optim.safetensors") +
+                            ": cannot write " +
+                            dir.file("ckpt-7.optim.safetensors.tmp-");
+  EXPECT_EQ(message.rfind(start, 0), 0u) << message;
+  EXPECT_NE(message.find(std::strerror(EFBIG)), std::string::npos) << message;
+  EXPECT_TRUE(fs::is_empty(dir.path())) << "a temporary was left behind";
+  // With room again, the same step is written and loads.
+  StatusOr<SavedCheckpoint> retry =
+      saveCheckpoint(dir.path(), "tiny", trained, stateAt(7));
+  ASSERT_TRUE(retry.isOk()) << retry.status().message();
+  cpu::Executor<float> fresh = bareExecutor(trained.model());
+  ASSERT_TRUE(loadCheckpoint(retry->path, "tiny", fresh).isOk());
+  EXPECT_EQ(std::memcmp(fresh.params(), trained.params(),
+                        sizeof(float) * trained.numParams()),
+            0);
 }
 
 TEST(Checkpoint, KeepsTheNewestN) {

@@ -1,14 +1,17 @@
 // Tests of the safetensors reader and writer (runtime/checkpoint/
 // Safetensors.h): the writer's bytes against the Hugging Face library's own
 // test vectors and a file computed by hand, F32 and BF16 round trips, bf16
-// rounding, and every refusal of the reader and the writer.
+// rounding, the streaming writer against the in-memory one, and every
+// refusal of the reader and the writer.
 #include "runtime/checkpoint/Safetensors.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -380,6 +383,83 @@ TEST(Safetensors, RefusesToWriteBadTensors) {
                                 "UTF-8 byte",
                                 0),
             0u);
+}
+
+/// The streaming writer gives the in-memory writer's bytes, piece by piece:
+/// both dtypes, a scalar, an empty tensor, and a bf16 tensor long enough to
+/// be converted in several pieces.
+TEST(Safetensors, StreamsTheSameBytesAsItSerializes) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  // Over two of the writer's 2^19-element pieces, and not a multiple of one.
+  std::vector<float> values((int64_t{1} << 20) + 12345);
+  for (float &v : values)
+    v = normal(rng);
+  const std::vector<SafetensorsSource> sources = {
+      {"long",
+       TensorDType::BF16,
+       {static_cast<int64_t>(values.size())},
+       values.data()},
+      {"b.weight", TensorDType::F32, {3, 5}, values.data() + 7},
+      {"a.scale", TensorDType::BF16, {}, values.data() + 1},
+      {"empty", TensorDType::F32, {0, 4}, values.data()},
+  };
+  const std::map<std::string, std::string> metadata = {{"step", "12"},
+                                                       {"format", "x"}};
+  SafetensorsFile file;
+  file.metadata = metadata;
+  for (const SafetensorsSource &source : sources)
+    file.tensors.push_back(SafetensorsTensor::fromFloats(
+        source.name, source.dtype, source.shape, source.values));
+  StatusOr<std::string> expected = serializeSafetensors(file);
+  ASSERT_TRUE(expected.isOk()) << expected.status().message();
+
+  std::string streamed;
+  size_t pieces = 0;
+  size_t largestPiece = 0;
+  StatusOr<uint64_t> size =
+      streamSafetensors(sources, metadata, [&](std::string_view bytes) {
+        streamed += bytes;
+        ++pieces;
+        largestPiece = std::max(largestPiece, bytes.size());
+        return Status::ok();
+      });
+  ASSERT_TRUE(size.isOk()) << size.status().message();
+  EXPECT_EQ(*size, streamed.size());
+  EXPECT_TRUE(streamed == *expected) << "streamed bytes differ";
+  // Header, three bf16 pieces of "long", the scalar, the F32 tensor.
+  EXPECT_EQ(pieces, 6u);
+  EXPECT_EQ(largestPiece, size_t{1} << 20) << "a bf16 piece is 1 MiB";
+}
+
+TEST(Safetensors, StreamingRefusesBeforeWritingAndStopsOnASinkError) {
+  const float one[] = {1.0f, 2.0f};
+  int calls = 0;
+  auto count = [&](std::string_view) {
+    ++calls;
+    return Status::ok();
+  };
+  StatusOr<uint64_t> twice = streamSafetensors(
+      {{"w", TensorDType::F32, {1}, one}, {"w", TensorDType::BF16, {1}, one}},
+      {}, count);
+  ASSERT_FALSE(twice.isOk());
+  EXPECT_EQ(twice.status().message(), "tensor 'w' appears twice");
+  StatusOr<uint64_t> negative =
+      streamSafetensors({{"w", TensorDType::F32, {-2}, one}}, {}, count);
+  ASSERT_FALSE(negative.isOk());
+  EXPECT_EQ(negative.status().message(),
+            "tensor 'w': shape [-2] has a negative dimension or overflows");
+  EXPECT_EQ(calls, 0) << "a refused file reached the sink";
+
+  StatusOr<uint64_t> failed = streamSafetensors(
+      {{"a", TensorDType::F32, {2}, one}, {"b", TensorDType::F32, {1}, one}},
+      {}, [&](std::string_view) {
+        ++calls;
+        return calls == 2 ? Status::error("disk full") : Status::ok();
+      });
+  ASSERT_FALSE(failed.isOk());
+  EXPECT_EQ(failed.status().message(), "disk full");
+  EXPECT_EQ(calls, 2) << "the stream went on after the sink failed";
 }
 
 TEST(Safetensors, RecognisesAndReadsFiles) {
