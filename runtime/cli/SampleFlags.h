@@ -19,8 +19,9 @@ void addSampleFlags(CLI::App *command, SampleOptions &sample,
 /// "left-to-right" or a file of permutations, one per line.
 Status applyOrderFlag(const std::string &flag, SampleOptions &options);
 
-/// Reads a file of orders: each non-empty line a whitespace-separated list of
-/// positions. Errors name the file, line and column.
+/// Reads a file of orders: each non-empty line a whitespace-separated
+/// permutation of 0..n-1, n the same on every line. Errors name the file,
+/// line and column.
 StatusOr<std::vector<std::vector<int32_t>>>
 readOrdersFile(const std::string &path);
 

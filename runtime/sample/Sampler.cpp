@@ -95,8 +95,9 @@ StatusOr<std::vector<int32_t>> ordersFor(const SampleOptions &options,
                               ? options.givenOrders[0]
                               : options.givenOrders[n];
       if (static_cast<int64_t>(given.size()) != L)
-        return Status::errorf("given order {} has {} positions, the model "
-                              "needs {}",
+        return Status::errorf("{}: order {} has {} positions, the model's "
+                              "seq_len is {}",
+                              options.givenOrdersSource,
                               options.givenOrders.size() == 1 ? 0 : n,
                               given.size(), L);
       std::copy(given.begin(), given.end(), row);
@@ -263,9 +264,10 @@ StatusOr<SampleResult> sampleSequences(cpu::Executor<float> &executor,
   if (options.order == SampleOrder::Given &&
       options.givenOrders.size() != 1 &&
       static_cast<int64_t>(options.givenOrders.size()) != options.num)
-    return Status::errorf("{} orders given for {} samples: give one for all "
+    return Status::errorf("{}: {} orders for {} samples: give one for all "
                           "or one per sample",
-                          options.givenOrders.size(), options.num);
+                          options.givenOrdersSource, options.givenOrders.size(),
+                          options.num);
   const int64_t L = executor.seqLen(decode.name);
   if (L <= 0)
     return Status::errorf("the executor has no function '{}' reading tokens",

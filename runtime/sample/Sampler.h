@@ -54,6 +54,8 @@ struct SampleOptions {
   /// For SampleOrder::Given: one permutation of 0..L-1 per sample, or one
   /// for all.
   std::vector<std::vector<int32_t>> givenOrders;
+  /// Where givenOrders came from ("--order FILE"), named in refusals.
+  std::string givenOrdersSource = "the given orders";
   /// Denoising steps of a masked-diffusion model; 0 means seq_len.
   int64_t steps = 0;
   uint64_t seed = 0;
