@@ -1,5 +1,6 @@
 #include "runtime/bundle/Bundle.h"
 
+#include "runtime/checkpoint/Safetensors.h"
 #include "runtime/support/File.h"
 
 #include <fmt/format.h>
@@ -716,8 +717,12 @@ StatusOr<std::vector<SectionEntry>> readTable(std::string_view bytes) {
   std::string_view magic = bytes.substr(0, kBundleMagic.size());
   if (magic != kBundleMagic.substr(0, magic.size()))
     return Status::errorf("not an aoarm bundle (magic {} at offset 0, "
-                          "expected '{}')",
-                          quoteBytes(magic), kBundleMagic);
+                          "expected '{}'){}",
+                          quoteBytes(magic), kBundleMagic,
+                          looksLikeSafetensors(bytes)
+                              ? "; it is a safetensors file: a checkpoint "
+                                "goes to --weights, after the bundle"
+                              : "");
   if (fileSize < kBundleHeaderSize)
     return Status::errorf("truncated: the header needs {} bytes, the file "
                           "has {}",

@@ -2,6 +2,7 @@
 // describing them (Checkpoint.h has the layout and the guarantees).
 #include "runtime/checkpoint/Checkpoint.h"
 
+#include "runtime/bundle/Bundle.h"
 #include "runtime/support/File.h"
 #include "runtime/support/Sha256.h"
 
@@ -471,7 +472,16 @@ StatusOr<CheckpointInfo> checkpointInfo(const SafetensorsFile &file,
 StatusOr<CheckpointInfo> loadCheckpoint(const std::string &path,
                                         const std::string &modelName,
                                         cpu::Executor<float> &executor) {
-  StatusOr<SafetensorsFile> file = readSafetensors(path);
+  StatusOr<SafetensorsFile> file = [&]() -> StatusOr<SafetensorsFile> {
+    StatusOr<std::string> bytes = readFileBytes(path);
+    if (!bytes)
+      return bytes.status();
+    if (std::string_view(*bytes).substr(0, kBundleMagic.size()) == kBundleMagic)
+      return Status::errorf("{}: is an aoarm bundle, not a checkpoint (give "
+                            "a run's ckpt-STEP.safetensors)",
+                            path);
+    return parseSafetensors(*bytes, path);
+  }();
   if (!file)
     return file.status();
   StatusOr<CheckpointInfo> info = checkpointInfo(*file, path);

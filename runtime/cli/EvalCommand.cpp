@@ -81,10 +81,11 @@ Status runEval(const EvalCommandOptions &options) {
   else
     return Status::errorf("--split must be val or test, got '{}'",
                           options.split);
-  if (options.batchSize <= 0 || options.batches < 0)
-    return Status::errorf("--batch must be positive and --batches >= 0; got "
-                          "{}, {}",
-                          options.batchSize, options.batches);
+  if (options.batchSize <= 0)
+    return Status::errorf("--batch must be positive, got {}",
+                          options.batchSize);
+  if (options.batches < 0)
+    return Status::errorf("--batches must be >= 0, got {}", options.batches);
 
   StatusOr<LoadedModel> loaded =
       loadForCpu(options.bundlePath, /*withTrainStep=*/false);

@@ -468,17 +468,23 @@ namespace {
 /// A fresh run (resume == nullptr) or the rest of a resumed one.
 StatusOr<TrainResult> runTraining(const TrainOptions &options,
                                   const ResumeState *resume) {
-  if (options.steps <= 0 || options.batchSize <= 0 || options.warmup < 0 ||
-      options.evalEvery < 0 || options.evalBatches <= 0)
-    return Status::errorf("--steps, --batch and --eval-batches must be "
-                          "positive and --warmup, --eval-every >= 0; got {}, "
-                          "{}, {}, {}, {}",
-                          options.steps, options.batchSize, options.evalBatches,
-                          options.warmup, options.evalEvery);
-  if (options.ckptEvery < -1 || options.keep < 0)
-    return Status::errorf("--ckpt-every must be >= 0 and --keep >= 0; got {}, "
-                          "{}",
-                          options.ckptEvery, options.keep);
+  // Each refusal names its flag.
+  for (auto [flag, value] :
+       {std::pair<const char *, int64_t>{"--steps", options.steps},
+        {"--batch", options.batchSize},
+        {"--eval-batches", options.evalBatches}})
+    if (value <= 0)
+      return Status::errorf("{} must be positive, got {}", flag, value);
+  for (auto [flag, value] :
+       {std::pair<const char *, int64_t>{"--warmup", options.warmup},
+        {"--eval-every", options.evalEvery},
+        {"--keep", options.keep}})
+    if (value < 0)
+      return Status::errorf("{} must be >= 0, got {}", flag, value);
+  // -1 is the default: checkpoint when validating.
+  if (options.ckptEvery < -1)
+    return Status::errorf("--ckpt-every must be >= 0, got {}",
+                          options.ckptEvery);
   if (options.stopAfter < 0)
     return Status::errorf("--stop-after must be >= 0, got {}",
                           options.stopAfter);
