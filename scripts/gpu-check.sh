@@ -51,8 +51,7 @@ pack() {
             "[=[--gtest_filter=$suite$case_name]=])"
           echo "set_tests_properties([=[$suite$case_name]=] PROPERTIES" \
             "LABELS gpu SKIP_REGULAR_EXPRESSION [==[\\[  SKIPPED \\]]==]" \
-            "TIMEOUT 300" \
-            "ENVIRONMENT AOARM_TEST_BUNDLES=\${CMAKE_CURRENT_LIST_DIR}/bundles)"
+            "TIMEOUT 300)"
           ;;
         *) suite=${line%% *} ;;
         esac
@@ -163,11 +162,24 @@ check() {
     fi
   fi
 
+  # StepParityGpuTest reads its bundles from here (packed by `pack`); a
+  # CTest ENVIRONMENT property cannot name them, as CMAKE_CURRENT_LIST_DIR
+  # is empty when ctest applies it (seen on the device, 2026-11-27).
+  if [ -d "$dir/bundles" ]; then
+    AOARM_TEST_BUNDLES="$(cd "$dir/bundles" && pwd)"
+    export AOARM_TEST_BUNDLES
+  fi
   echo "== ctest -L gpu ($dir)"
-  local ctest_log
+  local ctest_log ctest_junit
   ctest_log=$(mktemp)
-  ctest --test-dir "$dir" -L gpu --output-on-failure 2>&1 | tee "$ctest_log"
+  ctest_junit=$(mktemp)
+  # The JUnit file keeps passing tests' output too: the parity lines below.
+  ctest --test-dir "$dir" -L gpu --output-on-failure \
+    --output-junit "$ctest_junit" 2>&1 | tee "$ctest_log"
   local ctest_status=${PIPESTATUS[0]}
+  echo "== What StepParityGpuTest measured (GPU against the CPU reference)"
+  grep -o 'parity [^<]*' "$ctest_junit" | sort || echo "(no parity lines)"
+  rm -f "$ctest_junit"
   if [ "$ctest_status" -ne 0 ]; then
     failures+=("ctest -L gpu failed (exit $ctest_status)")
   fi
