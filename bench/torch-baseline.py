@@ -38,11 +38,11 @@ def rope_tables(positions, head_dim, base=10000.0):
 
 
 def rotate(x, cos, sin):
-    """x: [B, H, L, Dh], pairs (2i, 2i+1) rotated as the spec's aoarm.rope."""
-    x1, x2 = x[..., 0::2], x[..., 1::2]
+    """x: [B, H, L, Dh], pairs (i, i + Dh/2) turned as aoarm.rope turns them."""
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]
     c, s = cos[:, None], sin[:, None]
-    out = torch.stack((x1 * c - x2 * s, x1 * s + x2 * c), dim=-1)
-    return out.flatten(-2).to(x.dtype)
+    return torch.cat((x1 * c - x2 * s, x1 * s + x2 * c), dim=-1).to(x.dtype)
 
 
 class Block(torch.nn.Module):

@@ -8,8 +8,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace aoarm::cli {
 
@@ -50,6 +52,12 @@ void addDeviceFlag(CLI::App *command, std::string &device);
 /// (OrderChoice); `help` says what each order means to the command.
 void addOrderChoiceFlag(CLI::App *command, std::string &order,
                         const std::string &help);
+
+/// Reads a file of orders for `--order FILE` of `aoarm sample`, `frontier`
+/// and `eval`: each non-empty line a whitespace-separated permutation of
+/// 0..n-1, n the same on every line. Errors name the file, line and column.
+StatusOr<std::vector<std::vector<int32_t>>>
+readOrdersFile(const std::string &path);
 
 /// `aoarm sample BUNDLE --weights CKPT -o FILE`: draw sequences.
 void registerSampleCommand(CLI::App &app, Runner &runner);

@@ -4,7 +4,8 @@
 // and mask from (eval seed, chunk c), so with the eval seed, --batch and
 // --batches of a run the command reproduces the run's logged validation
 // number, and any two checkpoints are scored on the same draws. --order
-// left-to-right scores an any-order model under the identity order instead.
+// left-to-right scores an any-order model under the identity order instead,
+// and --order FILE under orders the user wrote (chunk c under line c mod N).
 #include "runtime/checkpoint/Checkpoint.h"
 #include "runtime/cli/Command.h"
 #include "runtime/train/Trainer.h"
@@ -13,7 +14,9 @@
 
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace aoarm::cli {
 
@@ -49,7 +52,13 @@ Objective objectiveOf(const FunctionSpec &function) {
 
 /// One line on what the number is, since bits per character mean different
 /// things for the three objectives.
-std::string objectiveMeaning(Objective objective, OrderChoice order) {
+std::string objectiveMeaning(Objective objective, OrderChoice order,
+                             const std::string &ordersFile,
+                             size_t numGivenOrders) {
+  if (objective == Objective::AnyOrder && numGivenOrders > 0)
+    return fmt::format("exact negative log-likelihood under the orders of "
+                       "{}: chunk c is scored under its line (c mod {}) + 1",
+                       ordersFile, numGivenOrders);
   switch (objective) {
   case Objective::AutoRegressive:
     return "exact negative log-likelihood, left to right (next_token_loss)";
@@ -94,9 +103,29 @@ Status runEval(const EvalCommandOptions &options) {
   const BundleManifest &manifest = loaded->manifest;
   const std::string &function = loaded->evalFunction;
   cpu::Executor<float> &executor = loaded->executor;
-  const OrderChoice order = *parseOrderChoice(options.order);
+  // --order random|left-to-right, or a file of orders.
+  const std::optional<OrderChoice> choice = parseOrderChoice(options.order);
+  const OrderChoice order = choice.value_or(OrderChoice::Random);
   AOARM_RETURN_IF_ERROR(
       checkOrderChoice(order, executor, function, options.bundlePath));
+  std::vector<std::vector<int32_t>> givenOrders;
+  if (!choice) {
+    if (!executor.readsOrder(function))
+      return Status::errorf("--order {}: {}'s {} reads no order (only the "
+                            "any-order models have one to fix)",
+                            options.order, options.bundlePath, function);
+    StatusOr<std::vector<std::vector<int32_t>>> orders =
+        readOrdersFile(options.order);
+    if (!orders)
+      return orders.status().withContext("--order");
+    givenOrders = std::move(*orders);
+    const int64_t seqLen = executor.seqLen(function);
+    if (static_cast<int64_t>(givenOrders.front().size()) != seqLen)
+      return Status::errorf("--order {}: its orders hold {} positions, but "
+                            "{} has seq_len {}",
+                            options.order, givenOrders.front().size(),
+                            options.bundlePath, seqLen);
+  }
   StatusOr<CheckpointInfo> checkpoint =
       loadCheckpoint(options.weights, manifest.model, executor);
   if (!checkpoint)
@@ -115,6 +144,7 @@ Status runEval(const EvalCommandOptions &options) {
   evalOptions.numBatches = options.batches;
   evalOptions.seed = options.seed;
   evalOptions.order = order;
+  evalOptions.givenOrders = givenOrders;
   std::string deviceNote;
   StatusOr<std::unique_ptr<cuda::GpuExecutor>> gpu =
       openDevice(options.device, options.bundlePath, &deviceNote);
@@ -147,12 +177,13 @@ Status runEval(const EvalCommandOptions &options) {
              chunks->numChunks(), seqLen, options.batchSize, options.seed);
   fmt::print("scored: {} sequences, {} tokens\n", result->chunks,
              result->tokens);
-  fmt::print("bits per character: {:.4f} ({:.4f} nats per token)\n",
+  fmt::print("bits per character: {:.4f} ({:.6f} nats per token)\n",
              result->bitsPerChar(),
              result->nats / static_cast<double>(result->tokens));
   fmt::print(
       "meaning: {}\n",
-      objectiveMeaning(objectiveOf(manifest.functions.at(function)), order));
+      objectiveMeaning(objectiveOf(manifest.functions.at(function)), order,
+                       options.order, givenOrders.size()));
   if (!std::isfinite(result->bitsPerChar()))
     return Status::errorf("{}: the loss is not finite", options.weights);
   return Status::ok();
@@ -187,10 +218,13 @@ void registerEvalCommand(CLI::App &app, Runner &runner) {
                    "seeds the per-chunk orders, times and masks (as "
                    "`aoarm train --eval-seed`)")
       ->capture_default_str();
-  addOrderChoiceFlag(command, options->order,
-                     "any-order models: random (one seeded order per chunk, "
-                     "the any-order NLL) or left-to-right (the exact NLL of "
-                     "the identity order)");
+  command
+      ->add_option("--order", options->order,
+                   "any-order models: random (one seeded order per chunk, "
+                   "the any-order NLL), left-to-right (the exact NLL of the "
+                   "identity order) or FILE (one permutation of 0..L-1 per "
+                   "line; chunk c is scored under line c mod N)")
+      ->capture_default_str();
   runner.bind(command, "eval", [options] { return runEval(*options); });
 }
 

@@ -19,12 +19,6 @@ void addSampleFlags(CLI::App *command, SampleOptions &sample,
 /// "left-to-right" or a file of permutations, one per line.
 Status applyOrderFlag(const std::string &flag, SampleOptions &options);
 
-/// Reads a file of orders: each non-empty line a whitespace-separated
-/// permutation of 0..n-1, n the same on every line. Errors name the file,
-/// line and column.
-StatusOr<std::vector<std::vector<int32_t>>>
-readOrdersFile(const std::string &path);
-
 /// The bundle at `bundlePath` ready to sample, with the weights of the
 /// checkpoint at `weights` (refused when it belongs to another model);
 /// `checkpoint` receives what the checkpoint says of itself.

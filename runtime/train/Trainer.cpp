@@ -382,6 +382,12 @@ StatusOr<EvalResult> evaluateChunks(const EvaluateFn &evaluate,
   if (options.batchSize <= 0)
     return Status::errorf("evaluation batch size must be positive, got {}",
                           options.batchSize);
+  for (size_t i = 0; i < options.givenOrders.size(); ++i)
+    if (static_cast<int64_t>(options.givenOrders[i].size()) != chunks.seqLen())
+      return Status::errorf("given order {} holds {} positions, but chunks "
+                            "hold {} tokens",
+                            i + 1, options.givenOrders[i].size(),
+                            chunks.seqLen());
   const int64_t available = chunks.numBatches(options.batchSize);
   const int64_t numBatches = options.numBatches > 0
                                  ? std::min(options.numBatches, available)
@@ -412,7 +418,15 @@ StatusOr<EvalResult> evaluateChunks(const EvaluateFn &evaluate,
     inputs.rowOffset = static_cast<uint32_t>(first);
     inputs.times = times.data();
     std::vector<int32_t> orders;
-    if (options.order == OrderChoice::LeftToRight) {
+    if (!options.givenOrders.empty()) {
+      orders.reserve(batch.batchSize * batch.seqLen);
+      for (int64_t b = 0; b < batch.batchSize; ++b) {
+        const std::vector<int32_t> &order =
+            options.givenOrders[(first + b) % options.givenOrders.size()];
+        orders.insert(orders.end(), order.begin(), order.end());
+      }
+      inputs.orders = orders.data();
+    } else if (options.order == OrderChoice::LeftToRight) {
       orders = identityOrders(batch.batchSize, batch.seqLen);
       inputs.orders = orders.data();
     }

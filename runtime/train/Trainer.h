@@ -117,6 +117,10 @@ struct EvalOptions {
   uint64_t seed = 0;
   /// LeftToRight gives every row the identity order instead of its draw.
   OrderChoice order = OrderChoice::Random;
+  /// When not empty, chunk c is scored under givenOrders[c % size] (each a
+  /// permutation of seq_len positions) instead of `order`: the NLL under
+  /// orders the user chose (`aoarm eval --order FILE`).
+  std::vector<std::vector<int32_t>> givenOrders;
 };
 
 /// The score of some chunks.

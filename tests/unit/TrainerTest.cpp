@@ -415,6 +415,61 @@ TEST(Trainer, EvaluationDependsOnChunksNotBatches) {
   }
 }
 
+/// Given orders (aoarm eval --order FILE): chunk c is scored under order
+/// c mod N, whatever the batches and the eval seed; one identity order is
+/// --order left-to-right; an order of another length is refused.
+TEST(Trainer, GivenOrdersScoreEachChunkUnderItsLine) {
+  StatusOr<cpu::Executor<float>> exec = executorFor(aoArmModel(16));
+  ASSERT_TRUE(exec.isOk()) << exec.status().message();
+  StatusOr<ChunkReader> chunks = sixRandomChunks();
+  ASSERT_TRUE(chunks.isOk()) << chunks.status().message();
+
+  std::vector<int32_t> identity(16), reversed(16);
+  for (int32_t t = 0; t < 16; ++t) {
+    identity[t] = t;
+    reversed[t] = 15 - t;
+  }
+  EvalOptions leftToRight{3, 0, 5, OrderChoice::LeftToRight};
+  EvalOptions oneIdentity{4, 0, 9};
+  oneIdentity.givenOrders = {identity};
+  StatusOr<EvalResult> a =
+      evaluateChunks(*exec, "train_step", *chunks, leftToRight);
+  StatusOr<EvalResult> b =
+      evaluateChunks(*exec, "train_step", *chunks, oneIdentity);
+  ASSERT_TRUE(a.isOk() && b.isOk());
+  EXPECT_NEAR(a->nats, b->nats, 1e-9 * a->nats);
+
+  // Two orders alternate over the chunks: the sum of the chunks scored one
+  // by one under their own line, in any batching.
+  EvalOptions alternate{4, 0, 5};
+  alternate.givenOrders = {reversed, identity};
+  StatusOr<EvalResult> c =
+      evaluateChunks(*exec, "train_step", *chunks, alternate);
+  ASSERT_TRUE(c.isOk()) << c.status().message();
+  double byHand = 0;
+  for (int64_t chunk = 0; chunk < 6; ++chunk) {
+    TokenBatch one = chunks->batch(chunk, 1);
+    cpu::StepInputs inputs;
+    inputs.tokens = one.tokens.data();
+    inputs.batch = 1;
+    inputs.seqLen = 16;
+    inputs.orders = chunk % 2 == 0 ? reversed.data() : identity.data();
+    StatusOr<cpu::RunResult> run = exec->evaluate("train_step", inputs);
+    ASSERT_TRUE(run.isOk()) << run.status().message();
+    byHand += run->outputs.at("loss") * 16;
+  }
+  EXPECT_NEAR(c->nats, byHand, 1e-5 * byHand);
+  EXPECT_GT(std::abs(c->nats - a->nats), 1e-6 * a->nats);
+
+  EvalOptions tooShort{3, 0, 5};
+  tooShort.givenOrders = {identity, {1, 0}};
+  StatusOr<EvalResult> refused =
+      evaluateChunks(*exec, "train_step", *chunks, tooShort);
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_EQ(refused.status().message(),
+            "given order 2 holds 2 positions, but chunks hold 16 tokens");
+}
+
 /// --order left-to-right scores an any-order model under the identity
 /// permutation: what evaluate() gives with identity orders passed in, for
 /// every eval seed alike, and not what random orders give. MDLM reads no
