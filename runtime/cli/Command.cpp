@@ -83,8 +83,8 @@ readOrdersFile(const std::string &path) {
     std::vector<int32_t> order;
     size_t i = start;
     while (i < end) {
-      while (i < end && ((*text)[i] == ' ' || (*text)[i] == '\t' ||
-                         (*text)[i] == '\r'))
+      while (i < end &&
+             ((*text)[i] == ' ' || (*text)[i] == '\t' || (*text)[i] == '\r'))
         ++i;
       if (i == end)
         break;
@@ -93,8 +93,9 @@ readOrdersFile(const std::string &path) {
       while (i < end && (*text)[i] >= '0' && (*text)[i] <= '9' &&
              value <= (int64_t(1) << 31))
         value = value * 10 + ((*text)[i++] - '0');
-      if (i == first || (i < end && (*text)[i] != ' ' && (*text)[i] != '\t' &&
-                         (*text)[i] != '\r') ||
+      if (i == first ||
+          (i < end && (*text)[i] != ' ' && (*text)[i] != '\t' &&
+           (*text)[i] != '\r') ||
           value >= (int64_t(1) << 31))
         return Status::errorf("{}:{}:{}: expected a position (a non-negative "
                               "integer)",

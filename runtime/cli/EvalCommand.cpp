@@ -180,10 +180,9 @@ Status runEval(const EvalCommandOptions &options) {
   fmt::print("bits per character: {:.4f} ({:.6f} nats per token)\n",
              result->bitsPerChar(),
              result->nats / static_cast<double>(result->tokens));
-  fmt::print(
-      "meaning: {}\n",
-      objectiveMeaning(objectiveOf(manifest.functions.at(function)), order,
-                       options.order, givenOrders.size()));
+  fmt::print("meaning: {}\n",
+             objectiveMeaning(objectiveOf(manifest.functions.at(function)),
+                              order, options.order, givenOrders.size()));
   if (!std::isfinite(result->bitsPerChar()))
     return Status::errorf("{}: the loss is not finite", options.weights);
   return Status::ok();
