@@ -101,6 +101,30 @@ pack() {
       --steps 2 --batch 4 --eval-every 0 --ckpt-dtype bf16 >/dev/null 2>&1
     rm -rf "$tmp"
   fi
+  # For the reference check: each small test bundle's checkpoint after 2
+  # CPU steps, its weights randomized (tests/reference/nll.py), a corpus
+  # and three orders, as tests/cli/reference-gpu.test uses them.
+  local ref="$out/reference"
+  mkdir -p "$ref"
+  python3 -c "print(' '.join(['the cat sat on a mat while my dog ran after red birds near old houses'] * 100))" \
+    >"$ref/text.txt"
+  "$build/bin/aoarm" data prepare --from "$ref/text.txt" -o "$ref/corpus" >/dev/null
+  rm -f "$ref/text.txt"
+  python3 -c "import random; r = random.Random(5); \
+    print('\n'.join(' '.join(map(str, r.sample(range(16), 16))) for _ in range(3)))" \
+    >"$ref/orders.txt"
+  local m b
+  for m in ar drope twostream; do
+    for b in $m-small $m-small-f32; do
+      [ -f "$out/bundles/$b.aoarm" ] || continue
+      "$build/bin/aoarm" train "$out/bundles/$b.aoarm" --data "$ref/corpus" \
+        --out "$ref/run-$b" --steps 2 --batch 4 --eval-every 0 --device cpu \
+        >/dev/null 2>&1 || return 1
+      mv "$ref/run-$b/ckpt-2.safetensors" "$ref/$b.safetensors"
+      rm -rf "$ref/run-$b"
+      python3 tests/reference/nll.py --weights "$ref/$b.safetensors" --randomize 7 || return 1
+    done
+  done
   # The kernel-case tests embed a cubin and PTX each (about 20 MB apiece):
   # compressed, everything fits the 64 MiB carry with room to spare.
   XZ_OPT=-T0 tar -C "$out" -cJf "$out/tests.tar.xz" tests && rm -rf "$out/tests"
@@ -214,6 +238,29 @@ check() {
     rm -rf "$benchdir"
   else
     echo "(no bench.tar.xz, no aoarm or no GPU)"
+  fi
+
+  echo "== The GPU against the independent reference (tests/reference/nll.py)"
+  # f32 activations within 2e-6, bf16 within 2e-3, as reference-gpu.test.
+  local ref="$dir/reference" ckpt
+  if [ -d "$ref" ] && [ -x "$dir/bin/aoarm" ] && [ "$gpus" -gt 0 ]; then
+    for ckpt in "$ref"/*.safetensors; do
+      local b order="" rtol=2e-3
+      b=$(basename "$ckpt" .safetensors)
+      case $b in ar*) ;; *) order="--order $ref/orders.txt" ;; esac
+      case $b in *-f32) rtol=2e-6 ;; esac
+      # shellcheck disable=SC2086 # $order is empty or two words
+      if ! "$dir/bin/aoarm" eval "$dir/bundles/$b.aoarm" --weights "$ckpt" \
+        --data "$ref/corpus" --batches 1 --batch 5 --device cuda $order \
+        >"$ref/$b.eval" 2>&1 ||
+        ! python3 tests/reference/nll.py --weights "$ckpt" --data "$ref/corpus" \
+          --batches 1 --batch 5 $order --rtol "$rtol" --compare "$ref/$b.eval"; then
+        tail -3 "$ref/$b.eval"
+        failures+=("$b: the GPU's eval disagrees with the reference")
+      fi
+    done
+  else
+    echo "(no reference/ packed, no aoarm or no GPU)"
   fi
 
   echo "== Checkpoints in PyTorch (scripts/check-torch-load.py)"
