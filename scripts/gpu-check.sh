@@ -114,7 +114,7 @@ pack() {
     print('\n'.join(' '.join(map(str, r.sample(range(16), 16))) for _ in range(3)))" \
     >"$ref/orders.txt"
   local m b
-  for m in ar drope twostream; do
+  for m in ar drope twostream mdlm; do
     for b in $m-small $m-small-f32; do
       [ -f "$out/bundles/$b.aoarm" ] || continue
       "$build/bin/aoarm" train "$out/bundles/$b.aoarm" --data "$ref/corpus" \
@@ -247,7 +247,7 @@ check() {
     for ckpt in "$ref"/*.safetensors; do
       local b order="" rtol=2e-3
       b=$(basename "$ckpt" .safetensors)
-      case $b in ar*) ;; *) order="--order $ref/orders.txt" ;; esac
+      case $b in ar* | mdlm*) ;; *) order="--order $ref/orders.txt" ;; esac
       case $b in *-f32) rtol=2e-6 ;; esac
       # shellcheck disable=SC2086 # $order is empty or two words
       if ! "$dir/bin/aoarm" eval "$dir/bundles/$b.aoarm" --weights "$ckpt" \

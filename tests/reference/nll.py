@@ -46,6 +46,69 @@ def fail(message):
     sys.exit(f"nll.py: error: {message}")
 
 
+M32 = 0xFFFFFFFF
+
+
+def philox4x32(counter, key):
+    """Philox4x32-10 (Salmon et al., SC'11): 10 rounds of the counter
+    (4 words) under the key (2 words)."""
+    c0, c1, c2, c3 = counter
+    k0, k1 = key
+    for _ in range(10):
+        p0, p1 = 0xD2511F53 * c0, 0xCD9E8D57 * c2
+        c0, c1, c2, c3 = ((p1 >> 32) ^ c1 ^ k0, p1 & M32,
+                          (p0 >> 32) ^ c3 ^ k1, p0 & M32)
+        k0, k1 = (k0 + 0x9E3779B9) & M32, (k1 + 0xBB67AE85) & M32
+    return [c0, c1, c2, c3]
+
+
+class Stream:
+    """The stream (seed, purpose, step, index) of docs/data.md, "Random
+    streams": counter {block, index, step, purpose}, key {seed low, seed
+    high}; words used in order, four per block."""
+
+    def __init__(self, seed, purpose, step, index):
+        self.key = (seed & M32, seed >> 32)
+        self.rest = (index, step, purpose)
+        self.block, self.words = 0, []
+
+    def word(self):
+        if not self.words:
+            self.words = philox4x32((self.block,) + self.rest, self.key)
+            self.block += 1
+        return self.words.pop(0)
+
+    def uniform_float(self):
+        return (self.word() >> 8) * 2.0 ** -24
+
+    def uniform_double(self):
+        low = self.word()
+        return ((low | self.word() << 32) >> 11) * 2.0 ** -53
+
+
+TIME, MASK = 3, 4          # stream purposes
+EVAL_STEP = 0xFFFFFFFF     # the step of every evaluation stream
+MIN_TIME = MASK_EPS = 1e-3
+
+
+def to_float32(x):
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+def mdlm_draws(seed, chunk, num_chunks, seq_len):
+    """Evaluation chunk c's diffusion time and mask (docs/data.md,
+    docs/training.md): t_c evenly spaced from one uniform, token l masked
+    when the l-th uniform of (seed, Mask, eval step, c) is below
+    (1 - eps) t_c; t reaches the model as a float."""
+    u = Stream(seed, TIME, EVAL_STEP, 0).uniform_double()
+    shifted = u + chunk / num_chunks
+    t = to_float32(MIN_TIME + (1.0 - MIN_TIME) * (shifted - math.floor(shifted)))
+    stream = Stream(seed, MASK, EVAL_STEP, chunk)
+    masked = [stream.uniform_float() < (1.0 - MASK_EPS) * t
+              for _ in range(seq_len)]
+    return t, masked
+
+
 def read_checkpoint(path):
     with open(path, "rb") as f:
         (n,) = struct.unpack("<Q", f.read(8))
@@ -159,16 +222,18 @@ def rope(rows, positions, heads, base):
     return out
 
 
-def causal_attention(q, k, v, heads):
-    """Query slot i attends to key slots j <= i, per head."""
+def attention(q, k, v, heads, causal=True):
+    """Query slot i attends to key slots j <= i (causal) or to all, per
+    head."""
     d = len(q[0])
     hd = d // heads
     out = [[0.0] * d for _ in q]
     for h in range(heads):
         lo, hi = h * hd, (h + 1) * hd
         for i in range(len(q)):
+            keys = range(i + 1) if causal else range(len(k))
             scores = [sum(a * b for a, b in zip(q[i][lo:hi], k[j][lo:hi]))
-                      / math.sqrt(hd) for j in range(i + 1)]
+                      / math.sqrt(hd) for j in keys]
             top = max(scores)
             weights = [math.exp(s - top) for s in scores]
             total = sum(weights)
@@ -217,16 +282,48 @@ class Model:
             k_at = list(range(L)) if self.name == "ar" else lag
             q_at = {"ar": k_at, "drope": lead, "twostream": lag}[self.name]
             kr = rope(k, k_at, heads, base)
-            o = causal_attention(rope(q, q_at, heads, base), kr, v, heads)
+            o = attention(rope(q, q_at, heads, base), kr, v, heads)
             h_next = self.mlp(l, add(h, matmul(o, w("attn.wo"))))
             if g is not None:
                 ga = rmsnorm(g, w("attn_norm.g"), eps)
                 gq = rope(matmul(ga, w("attn.wq")), lead, heads, base)
-                go = causal_attention(gq, kr, v, heads)
+                go = attention(gq, kr, v, heads)
                 g = self.mlp(l, add(g, matmul(go, w("attn.wo"))))
             h = h_next
         final = rmsnorm(g if g is not None else h, self.p("final_norm.g"), eps)
         return matmul(final, self.p("head.w")), xs
+
+
+    def mdlm_chunk_nats(self, x, t, masked):
+        """The chunk's summed MDLM loss: the denoiser sees x with the masked
+        tokens replaced by mask_token (bidirectional attention, RoPE at the
+        text positions); each masked token costs (1/t) times its
+        cross-entropy over the vocabulary without the mask token (SUBS:
+        the mask logit at -inf); unmasked tokens cost nothing."""
+        c = self.config
+        heads, base, eps = c["n_heads"], float(c["rope_base"]), c["norm_eps"]
+        mask_token = c["mask_token"]
+        z = [mask_token if m else tok for tok, m in zip(x, masked)]
+        positions = list(range(len(x)))
+        embed = self.p("embed")
+        h = [list(embed[tok]) for tok in z]
+        for l in range(c["n_layers"]):
+            w = lambda n: self.p(f"layers.{l}.{n}")
+            a = rmsnorm(h, w("attn_norm.g"), eps)
+            q, k, v = (rope(matmul(a, w(f"attn.w{n}")), positions, heads, base)
+                       if n != "v" else matmul(a, w("attn.wv")) for n in "qkv")
+            o = attention(q, k, v, heads, causal=False)
+            h = self.mlp(l, add(h, matmul(o, w("attn.wo"))))
+        logits = matmul(rmsnorm(h, self.p("final_norm.g"), eps),
+                        self.p("head.w"))
+        total = 0.0
+        for row, tok, m in zip(logits, x, masked):
+            if m:
+                kept = [v for i, v in enumerate(row) if i != mask_token]
+                top = max(kept)
+                lse = top + math.log(sum(math.exp(v - top) for v in kept))
+                total += (lse - row[tok]) / t
+        return total
 
 
 def nll(logits, targets):
@@ -257,6 +354,9 @@ def main():
     ap.add_argument("--batches", type=int)
     ap.add_argument("--batch", type=int)
     ap.add_argument("--order", default=None)
+    ap.add_argument("--eval-seed", type=int, default=0,
+                    help="mdlm: the seed of the times and masks, as aoarm "
+                    "eval --eval-seed")
     ap.add_argument("--compare")
     ap.add_argument("--rtol", type=float, default=2e-6)
     ap.add_argument("--randomize", type=int, metavar="SEED",
@@ -271,24 +371,28 @@ def main():
 
     meta, tensors = read_checkpoint(args.weights)
     model = Model(meta, tensors)
-    if model.name not in ("ar", "drope", "twostream"):
-        fail(f"{args.weights}: model {model.name!r}: only ar, drope and "
-             "twostream have a reference here (mdlm's NELBO depends on "
-             "aoarm's seeded times and masks)")
+    if model.name not in ("ar", "drope", "twostream", "mdlm"):
+        fail(f"{args.weights}: model {model.name!r} has no reference here")
     L = model.config["seq_len"]
     chunks = read_chunks(args.data, args.split, L, args.batches * args.batch)
-    if model.name == "ar" or args.order in (None, "left-to-right"):
-        if model.name != "ar" and args.order is None:
-            fail("an any-order model needs --order FILE or left-to-right")
-        orders = [list(range(L))]
-    else:
-        orders = read_orders(args.order, L)
-
     total = 0.0
-    for c, chunk in enumerate(chunks):
-        logits, targets = model.logits_and_targets(chunk,
-                                                   orders[c % len(orders)])
-        total += nll(logits, targets)
+    if model.name == "mdlm":
+        if args.order is not None:
+            fail("mdlm reads no order")
+        for c, chunk in enumerate(chunks):
+            t, masked = mdlm_draws(args.eval_seed, c, len(chunks), L)
+            total += model.mdlm_chunk_nats(chunk, t, masked)
+    else:
+        if model.name == "ar" or args.order in (None, "left-to-right"):
+            if model.name != "ar" and args.order is None:
+                fail("an any-order model needs --order FILE or left-to-right")
+            orders = [list(range(L))]
+        else:
+            orders = read_orders(args.order, L)
+        for c, chunk in enumerate(chunks):
+            logits, targets = model.logits_and_targets(
+                chunk, orders[c % len(orders)])
+            total += nll(logits, targets)
     per_token = total / (len(chunks) * L)
     print(f"reference: {model.name}, {len(chunks)} chunks of {L}, "
           f"{per_token:.8f} nats per token")
