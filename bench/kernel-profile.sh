@@ -41,7 +41,8 @@ for bundle in "${bundles[@]}"; do
     echo "FAILED: $(tail -3 "$tmp/$name.err")"
     continue
   fi
-  python3 - "$tmp/$name.csv" <<'PY'
+  # A table that cannot be read is reported, and the next bundle still runs.
+  python3 - "$tmp/$name.csv" <<'PY' || echo "FAILED: could not read ncu's CSV for $name"
 import csv, collections, sys
 scale = {"nsecond": 1e-6, "usecond": 1e-3, "msecond": 1.0, "second": 1e3,
          "ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
