@@ -18,6 +18,16 @@
 // in a fixed order (no atomics).
 // C is overwritten, never accumulated into.
 //
+// Tensor cores: a product with a bf16 operand (the memory plan's bf16
+// activations or their gradients) runs on them where the GPU has them
+// (AOARM_TENSOR_CORES, sm_80 and later): the other operand is rounded to
+// bf16 as it is staged (an f32 weight, as autocast does), the products are
+// exact and the sums f32. Same tiles, grid and block; each warp owns a
+// 32 x 16 part of the 64 x 64 tile, and the reduction runs in steps of
+// GEMM_TC_KTILE (32), the next step's operands read from global memory
+// while this one's multiply. Products of f32 operands only stay on the
+// CUDA cores, and so does everything below sm_80.
+//
 // Storage: a, b and c each have a type parameter of their own (float or
 // bf16, deduced from the wrapper's pointers; the memory plan mixes them:
 // bf16 activations with the f32 weight and dw). Elements are read with
@@ -32,6 +42,11 @@ namespace aoarm_k {
 constexpr int GEMM_TILE = 64;
 constexpr int GEMM_KTILE = 16;
 constexpr int GEMM_THREADS = 256;
+constexpr int GEMM_TC_KTILE = 32;
+// A row of the tensor-core tiles in shared memory: GEMM_TC_KTILE / 2 words
+// (bf16 pairs) and 4 of padding, so that the 32 lanes' fragment reads fall
+// in 32 different banks.
+constexpr int GEMM_TC_WORDS = GEMM_TC_KTILE / 2 + 4;
 
 /// C[r, c] = sum_t A(r, t) * B(t, c) for r < rows, c < COLS, t < red, where
 ///   rows = ROWS * (ROWS_BATCHED ? batch : 1),
@@ -49,9 +64,9 @@ constexpr int GEMM_THREADS = 256;
 /// AType, BType and CType (float or bf16) are deduced from the pointers.
 template <int COLS, bool TA, bool TB, typename AType, typename BType,
           typename CType>
-__device__ void gemm_range(const AType *a, const BType *b, CType *c,
-                           long long rows, long long red, long long t_begin,
-                           long long t_end) {
+__device__ void gemm_range_simt(const AType *a, const BType *b, CType *c,
+                                long long rows, long long red,
+                                long long t_begin, long long t_end) {
   // +1 column of padding: the row-major loads below store down a column.
   __shared__ float As[GEMM_KTILE][GEMM_TILE + 1];
   __shared__ float Bs[GEMM_KTILE][GEMM_TILE + 1];
@@ -116,6 +131,128 @@ __device__ void gemm_range(const AType *a, const BType *b, CType *c,
   }
 }
 
+#if AOARM_TENSOR_CORES
+/// Two bf16 of one operand as a fragment word: element (i0, t) in the low
+/// half and (i0, t + 1) in the high half, where `step` is the distance in
+/// memory from one to the other; zeros outside the tile (`in_range`) or at
+/// or past `t_end`.
+template <typename Type>
+__device__ __forceinline__ unsigned gemm_pair(const Type *p, long long at,
+                                              long long step, bool in_range,
+                                              long long t, long long t_end) {
+  float lo = 0.0f, hi = 0.0f;
+  if (in_range && t < t_end)
+    lo = load(p, at);
+  if (in_range && t + 1 < t_end)
+    hi = load(p, at + step);
+  return bf16_bits(lo) | (bf16_bits(hi) << 16);
+}
+
+/// gemm_range on tensor cores (see the top of the file).
+template <int COLS, bool TA, bool TB, typename AType, typename BType,
+          typename CType>
+__device__ void gemm_range_tc(const AType *a, const BType *b, CType *c,
+                              long long rows, long long red, long long t_begin,
+                              long long t_end) {
+  // As[r][p] = A(row0 + r, t0 + 2p .. 2p + 1); Bs[n][p] = B(t0 + 2p ..
+  // 2p + 1, col0 + n): both with the reduction contiguous, as the fragments
+  // take it.
+  __shared__ unsigned As[GEMM_TILE][GEMM_TC_WORDS];
+  __shared__ unsigned Bs[GEMM_TILE][GEMM_TC_WORDS];
+  constexpr int PAIRS = GEMM_TILE * GEMM_TC_KTILE / 2 / GEMM_THREADS;
+
+  const int tid = (int)threadIdx.x;
+  const long long row0 = (long long)blockIdx.x * GEMM_TILE;
+  const long long col0 = (long long)blockIdx.y * GEMM_TILE;
+  const int lane = tid % 32, g = lane / 4, q = lane % 4;
+  const int wr = (tid / 32) % 2 * 32, wc = (tid / 32) / 2 * 16;
+
+  // Staging: pair e = tid + GEMM_THREADS * n of each tile, consecutive
+  // threads on consecutive addresses of whichever layout the operand has.
+  // ra / rb hold the next step's pairs while this step multiplies.
+  unsigned ra[PAIRS], rb[PAIRS];
+  int sr[PAIRS], sa[PAIRS], sc[PAIRS], sb[PAIRS]; // (row, pair), (col, pair)
+  for (int n = 0; n < PAIRS; ++n) {
+    const int e = tid + GEMM_THREADS * n;
+    sr[n] = TA ? e % GEMM_TILE : e / (GEMM_TC_KTILE / 2);
+    sa[n] = TA ? e / GEMM_TILE : e % (GEMM_TC_KTILE / 2);
+    sc[n] = TB ? e / (GEMM_TC_KTILE / 2) : e % GEMM_TILE;
+    sb[n] = TB ? e % (GEMM_TC_KTILE / 2) : e / GEMM_TILE;
+  }
+  auto fetch = [&](long long t0) {
+    for (int n = 0; n < PAIRS; ++n) {
+      const long long gr = row0 + sr[n], ta = t0 + 2 * sa[n];
+      ra[n] = gemm_pair(a, TA ? ta * rows + gr : gr * red + ta, TA ? rows : 1,
+                        gr < rows, ta, t_end);
+      const long long gc = col0 + sc[n], tb = t0 + 2 * sb[n];
+      rb[n] = gemm_pair(b, TB ? gc * red + tb : tb * COLS + gc, TB ? 1 : COLS,
+                        gc < COLS, tb, t_end);
+    }
+  };
+
+  float acc[2][2][4];
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j)
+      for (int e = 0; e < 4; ++e)
+        acc[i][j][e] = 0.0f;
+
+  if (t_begin < t_end)
+    fetch(t_begin);
+  // The trip count is the same for every thread of the block.
+  for (long long t0 = t_begin; t0 < t_end; t0 += GEMM_TC_KTILE) {
+    for (int n = 0; n < PAIRS; ++n) {
+      As[sr[n]][sa[n]] = ra[n];
+      Bs[sc[n]][sb[n]] = rb[n];
+    }
+    __syncthreads();
+    if (t0 + GEMM_TC_KTILE < t_end)
+      fetch(t0 + GEMM_TC_KTILE);
+    for (int s = 0; s < GEMM_TC_KTILE / 16; ++s) {
+      const int w = 8 * s + q; // the word of columns 16s + 2q, 2q + 1
+      unsigned fa[2][4], fb[2][2];
+      for (int i = 0; i < 2; ++i) {
+        const int r = wr + 16 * i + g;
+        fa[i][0] = As[r][w];
+        fa[i][1] = As[r + 8][w];
+        fa[i][2] = As[r][w + 4];
+        fa[i][3] = As[r + 8][w + 4];
+      }
+      for (int j = 0; j < 2; ++j) {
+        const int n = wc + 8 * j + g;
+        fb[j][0] = Bs[n][w];
+        fb[j][1] = Bs[n][w + 4];
+      }
+      mma_bf16_tile<2, 2>(acc, fa, fb);
+    }
+    __syncthreads(); // before the next step overwrites As and Bs
+  }
+
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j)
+      for (int e = 0; e < 4; ++e) {
+        const long long r = row0 + wr + 16 * i + g + (e >= 2 ? 8 : 0);
+        const long long cc = col0 + wc + 8 * j + 2 * q + (e & 1);
+        if (r < rows && cc < COLS)
+          store(c, r * COLS + cc, acc[i][j][e]);
+      }
+}
+#endif
+
+/// C's tile over [t_begin, t_end): on tensor cores when an operand is bf16
+/// and the GPU has them, else on the CUDA cores.
+template <int COLS, bool TA, bool TB, typename AType, typename BType,
+          typename CType>
+__device__ void gemm_range(const AType *a, const BType *b, CType *c,
+                           long long rows, long long red, long long t_begin,
+                           long long t_end) {
+#if AOARM_TENSOR_CORES
+  if constexpr (is_bf16<AType>::value || is_bf16<BType>::value) {
+    gemm_range_tc<COLS, TA, TB>(a, b, c, rows, red, t_begin, t_end);
+    return;
+  }
+#endif
+  gemm_range_simt<COLS, TA, TB>(a, b, c, rows, red, t_begin, t_end);
+}
 
 /// The whole product (see above).
 template <int ROWS, int COLS, int RED, bool ROWS_BATCHED, bool RED_BATCHED,

@@ -22,6 +22,7 @@
 //   Measured up to 97% of that (3.9e-3 relative where |want| > 0.01): the
 //   rounding alone comes close to 2^-8, so the bound has no slack to give.
 // Each successful comparison prints its max errors.
+#include "runtime/checkpoint/Safetensors.h"
 #include "runtime/cpu/RefOps.h"
 #include "tests/unit/cudaemu/KernelCases.h"
 #include "tests/unit/cudaemu/KernelHarness.h"
@@ -40,6 +41,13 @@ constexpr double kAtol = 1e-5, kRtol = 1e-4;
 
 std::vector<double> toDouble(const std::vector<float> &v) {
   return {v.begin(), v.end()};
+}
+
+/// Each value rounded to the nearest bf16 (the values are floats).
+std::vector<double> roundedToBf16(std::vector<double> v) {
+  for (double &e : v)
+    e = bfloat16ToFloat(floatToBFloat16(static_cast<float>(e)));
+  return v;
 }
 
 cpu::MaskKind maskKind(const std::string &name) {
@@ -97,19 +105,37 @@ std::vector<std::vector<double>> reference(const KernelCase &c, int batch,
     want.emplace_back(info.elements(batch), 0.0);
 
   if (k == "linear" || k == "head" || k == "vjp.linear" || k == "vjp.head") {
+    // A product with a bf16 operand runs on tensor cores: its other
+    // operand is rounded to bf16 first (gemm.cuh), so the reference
+    // multiplies the rounded values. The vjp's two products decide each
+    // for itself (dx from dy and w, dw from x and dy).
     const bool vjp = k.rfind("vjp.", 0) == 0;
-    const std::vector<double> x = toDouble(in[vjp ? 1 : 0].f);
-    const std::vector<double> w = toDouble(in[vjp ? 2 : 1].f);
-    const int64_t kk = r.inputs[vjp ? 2 : 1].shape[0];
-    const int64_t m = r.inputs[vjp ? 2 : 1].shape[1];
+    const int xi = vjp ? 1 : 0, wi = vjp ? 2 : 1;
+    const std::vector<double> x = toDouble(in[xi].f);
+    const std::vector<double> w = toDouble(in[wi].f);
+    const int64_t kk = r.inputs[wi].shape[0];
+    const int64_t m = r.inputs[wi].shape[1];
     const int64_t n = static_cast<int64_t>(x.size()) / kk;
     if (!vjp) {
-      cpu::linearForward<double>(want[0].data(), x.data(), w.data(), nullptr,
-                                 n, kk, m);
+      const bool tc = r.inputs[xi].bf16 || r.inputs[wi].bf16;
+      cpu::linearForward<double>(want[0].data(), x.data(),
+                                 (tc ? roundedToBf16(w) : w).data(), nullptr, n,
+                                 kk, m);
     } else {
       const std::vector<double> dy = toDouble(in[0].f);
-      cpu::linearBackward<double>(want[0].data(), want[1].data(), nullptr,
-                                  dy.data(), x.data(), w.data(), n, kk, m);
+      const bool dxTc = r.inputs[0].bf16 || r.inputs[wi].bf16;
+      const bool dwTc = r.inputs[0].bf16 || r.inputs[xi].bf16;
+      // Each product from its own operands (linearBackward computes both
+      // and accumulates into zeros; the other result goes to scratch).
+      const std::vector<double> dyDx = dxTc ? roundedToBf16(dy) : dy;
+      const std::vector<double> wDx = dxTc ? roundedToBf16(w) : w;
+      const std::vector<double> dyDw = dwTc ? roundedToBf16(dy) : dy;
+      const std::vector<double> xDw = dwTc ? roundedToBf16(x) : x;
+      std::vector<double> dwScratch(want[1].size()), dxScratch(want[0].size());
+      cpu::linearBackward<double>(want[0].data(), dwScratch.data(), nullptr,
+                                  dyDx.data(), x.data(), wDx.data(), n, kk, m);
+      cpu::linearBackward<double>(dxScratch.data(), want[1].data(), nullptr,
+                                  dyDw.data(), xDw.data(), w.data(), n, kk, m);
     }
     return want;
   }
@@ -286,7 +312,7 @@ TEST(DenseLowering, StorageChangesOnlyPointerTypes) {
       EXPECT_EQ(got->scratch[s].perRow, want->scratch[s].perRow) << c.name;
     }
   }
-  EXPECT_EQ(checked, 18); // 6 matrix-product and 12 attention cases
+  EXPECT_EQ(checked, 23); // 11 matrix-product and 12 attention cases
 }
 
 TEST(DenseLowering, LeavesOtherKernelsAlone) {

@@ -3,12 +3,17 @@
 // against the CPU reference on machines without a GPU (CI).
 //
 // Each CUDA thread of a block is one std::thread (from a pool kept across
-// blocks); __syncthreads is a barrier over them; blocks run one after another, so `__shared__` (here `static`)
-// storage is exactly block-shared. A barrier that waits too long (threads of
-// a block that diverged around __syncthreads) aborts with a message instead
-// of hanging the test. What the library may use is listed in common.cuh;
-// nothing else is provided.
+// blocks); __syncthreads is a barrier over them; blocks run one after another,
+// so `__shared__` (here `static`) storage is exactly block-shared. A barrier
+// that waits too long (threads of a block that diverged around __syncthreads)
+// aborts with a message instead of hanging the test. What the library may use
+// is listed in common.cuh; nothing else is provided. The one warp-collective
+// operation, the tensor cores' mma_bf16_tile, is computed here from the
+// fragment layout that common.cuh states, with a barrier over the warp's 32
+// threads.
 #pragma once
+
+#define AOARM_CUDAEMU 1
 
 #include <chrono>
 #include <cmath>
@@ -17,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -101,6 +107,13 @@ inline Barrier *&currentBarrier() {
   return barrier;
 }
 
+/// One barrier per warp of the running block (32 threads, fewer in a
+/// partial last warp).
+inline std::vector<std::unique_ptr<Barrier>> &currentWarpBarriers() {
+  static std::vector<std::unique_ptr<Barrier>> barriers;
+  return barriers;
+}
+
 /// The CUDA threads of a block: a pool of std::threads kept across blocks
 /// and launches (creating 256 threads per block would dominate the run
 /// time). Worker i plays thread i of each block that has more than i
@@ -179,11 +192,73 @@ template <typename Body> void launch(dim3 grid, dim3 block, Body body) {
   for (unsigned z = 0; z < grid.z; ++z)
     for (unsigned y = 0; y < grid.y; ++y)
       for (unsigned x = 0; x < grid.x; ++x) {
-        Barrier barrier(block.x * block.y * block.z);
+        const unsigned threads = block.x * block.y * block.z;
+        Barrier barrier(threads);
         currentBarrier() = &barrier;
+        std::vector<std::unique_ptr<Barrier>> &warps = currentWarpBarriers();
+        warps.clear();
+        for (unsigned w = 0; w * 32 < threads; ++w)
+          warps.push_back(std::make_unique<Barrier>(
+              threads - w * 32 < 32 ? threads - w * 32 : 32));
         pool.runBlock({x, y, z}, block, run);
         currentBarrier() = nullptr;
       }
+}
+
+/// common.cuh's mma_bf16_tile: acc[i][j] (4 floats) += A_i @ B_j for
+/// i < mt, j < nt, from the fragments of the warp's 32 lanes (the layout
+/// table in common.cuh). The products of bf16 values are exact in f32; they
+/// are summed onto the accumulator in k order, in f32.
+inline void mmaBf16Tile(float *acc, const unsigned *a, const unsigned *b,
+                        int mt, int nt) {
+  constexpr int kMaxTiles = 4;
+  struct Exchange {
+    unsigned a[32][kMaxTiles * 4];
+    unsigned b[32][kMaxTiles * 2];
+  };
+  static Exchange exchange[32]; // per warp; blocks run one at a time
+  const unsigned tid =
+      threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+  const unsigned warp = tid / 32, lane = tid % 32;
+  const unsigned threads = blockDim.x * blockDim.y * blockDim.z;
+  if (mt > kMaxTiles || nt > kMaxTiles || (warp + 1) * 32 > threads) {
+    std::fprintf(stderr,
+                 "cudaemu: mma_bf16_tile<%d, %d> needs whole warps "
+                 "and at most %d tiles a side\n",
+                 mt, nt, kMaxTiles);
+    std::abort();
+  }
+  Exchange &ex = exchange[warp];
+  std::memcpy(ex.a[lane], a, sizeof(unsigned) * 4 * mt);
+  std::memcpy(ex.b[lane], b, sizeof(unsigned) * 2 * nt);
+  Barrier &barrier = *currentWarpBarriers()[warp];
+  barrier.wait();
+  auto half = [](unsigned word, int high) {
+    const unsigned bits = high ? word >> 16 : word & 0xffffu;
+    float f;
+    const unsigned u = bits << 16;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+  };
+  // A_i(r, c) lives in lane 4 (r % 8) + (c % 8) / 2, word (r / 8) + 2 (c / 8),
+  // half c % 2; B_j(k, n) in lane 4 n + (k % 8) / 2, word k / 8, half k % 2.
+  auto A = [&](int i, int r, int c) {
+    return half(ex.a[4 * (r % 8) + (c % 8) / 2][4 * i + r / 8 + 2 * (c / 8)],
+                c % 2);
+  };
+  auto B = [&](int j, int k, int n) {
+    return half(ex.b[4 * n + (k % 8) / 2][2 * j + k / 8], k % 2);
+  };
+  const int g = static_cast<int>(lane / 4), q = static_cast<int>(lane % 4);
+  for (int i = 0; i < mt; ++i)
+    for (int j = 0; j < nt; ++j)
+      for (int e = 0; e < 4; ++e) {
+        const int r = g + (e >= 2 ? 8 : 0), n = 2 * q + (e & 1);
+        float &sum = acc[(i * nt + j) * 4 + e];
+        for (int k = 0; k < 16; ++k)
+          sum += A(i, r, k) * B(j, k, n);
+      }
+  barrier.wait(); // before any lane's next call overwrites the exchange
 }
 
 } // namespace cudaemu

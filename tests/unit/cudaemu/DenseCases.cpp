@@ -11,7 +11,9 @@
 // gives it (bf16 activations and their gradients; f32 parameters, their
 // gradients and the logits), and once with every float tensor bf16. Each
 // mix is its own set of wrappers (the pointer types differ), so each needs
-// a case of its own.
+// a case of its own. A matrix product with a bf16 operand runs on tensor
+// cores (the emulator's mma), so the bf16 product cases also cross that
+// kernel's edges: its 32-deep reduction steps, odd reductions, warp tiles.
 #include "tests/unit/cudaemu/KernelCases.h"
 
 namespace aoarm::kerneltest {
@@ -168,6 +170,15 @@ std::vector<KernelCase> denseCases() {
   // splits of two tiles, one of one tile, 31 empty (at B = 1: 33 of one).
   cases.push_back(
       withBf16(linearVjpCase("linear", 520, 24, 17, 2), {0, 1}, {0}));
+  // Tensor cores' edges: two row and column tiles with a 72-deep reduction
+  // (two 32-deep steps and a partial one); an odd reduction (25, and dw's
+  // 21 rows at B = 3), so a pair straddles its end; an exact 64 x 64 tile.
+  cases.push_back(withBf16(linearCase("linear", 40, 72, 40, 2), {0}, {0}));
+  cases.push_back(
+      withBf16(linearVjpCase("linear", 40, 72, 40, 2), {0, 1}, {0}));
+  cases.push_back(withBf16(linearCase("linear", 7, 25, 17, 3), {0}, {0}));
+  cases.push_back(withBf16(linearVjpCase("linear", 7, 25, 17, 3), {0, 1}, {0}));
+  cases.push_back(withBf16(linearCase("linear", 16, 64, 64, 2), {0}, {0}));
   // Every tensor bf16, the weight and dw too (split_sum writing bf16).
   cases.push_back(withBf16(linearVjpCase("linear", 13, 40, 72, 2),
                            {0, 1, 2}, {0, 1}, "_allbf16"));
