@@ -32,6 +32,11 @@
 // Precision: scores, exponentials, lse and D are fp32 (the reference keeps
 // its row reductions in double); the tests bound the difference.
 //
+// Tensor cores: with q, k or v bf16, a head size that is a multiple of 4
+// and AOARM_TENSOR_CORES, the forward (not the backward's stats) runs in
+// forward_rows_tc, which rounds the rotated q and k and the softmax
+// weights P to bf16 for its two products (f32 sums; see there).
+//
 // Storage: each of q, k, v, dout, out, dq, dk, dv has a type parameter of
 // its own (float or bf16, deduced from the wrapper's pointers). Rows and
 // tiles are read with load() into f32 registers and __shared__ tiles (q
@@ -162,10 +167,10 @@ __device__ void load_tile(float *tile, const SrcType *src, const int *pos,
 template <int LQ, int LK, int H, int HD, int MASK, bool ROPE, bool STATS,
           typename QType, typename KType, typename VType, typename DoType,
           typename OType>
-__device__ void forward_rows(const QType *q, const KType *k, const VType *v,
-                             const int *qpos, const int *kpos, double base,
-                             const DoType *dout, OType *out, float *stats,
-                             int batch) {
+__device__ void
+forward_rows_simt(const QType *q, const KType *k, const VType *v,
+                  const int *qpos, const int *kpos, double base,
+                  const DoType *dout, OType *out, float *stats, int batch) {
   constexpr int KT = Tile<HD>::rows;
   __shared__ float Ks[KT * HD];
   __shared__ float Vs[KT * HD];
@@ -247,6 +252,275 @@ __device__ void forward_rows(const QType *q, const KType *k, const VType *v,
     for (int d = 0; d < HD; ++d)
       store(out, off + d, l > 0.0f ? acc[d] / l : 0.0f);
   }
+}
+
+#if AOARM_TENSOR_CORES
+/// Two bf16 as a fragment word, lo in the low half.
+__device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
+  return bf16_bits(lo) | (bf16_bits(hi) << 16);
+}
+
+/// Stages ROWS rows from r0 of head h of src [B, LR, H * HD] into words
+/// (ROWS x STRIDE) as bf16 pairs along the head: words[r][p] holds
+/// elements 2p and 2p + 1, rotated at the row's position when ROPE (in
+/// f32 by rope_pair, as load_tile, then rounded), zeros past LR. HD % 4 ==
+/// 0, so pair p of the first half and pair p + HD / 4 of the second are
+/// one rotation's outputs: a thread stages both. Words from HD / 2 up to
+/// the padding are not touched. The caller synchronizes.
+template <int LR, int H, int HD, int ROWS, int STRIDE, bool ROPE,
+          typename SrcType>
+__device__ void stage_head_pairs(unsigned *words, const SrcType *src,
+                                 const int *pos, const double *freq, int b,
+                                 int h, int r0, int tid) {
+  constexpr int HALF = HD / 2, QUARTER = HD / 4;
+  for (int e = tid; e < ROWS * QUARTER; e += ATTN_ROWS) {
+    const int rr = e / QUARTER, p = e % QUARTER, r = r0 + rr, d = 2 * p;
+    float lo0 = 0.0f, lo1 = 0.0f, hi0 = 0.0f, hi1 = 0.0f;
+    if (r < LR) {
+      const long long off = (((long long)b * LR + r) * H + h) * HD;
+      lo0 = load(src, off + d);
+      lo1 = load(src, off + d + 1);
+      hi0 = load(src, off + d + HALF);
+      hi1 = load(src, off + d + 1 + HALF);
+      if (ROPE) {
+        const int at = pos[(long long)b * LR + r];
+        rope_pair(lo0, hi0, at, freq[d], 1.0);
+        rope_pair(lo1, hi1, at, freq[d + 1], 1.0);
+      }
+    }
+    words[rr * STRIDE + p] = pack_bf16(lo0, lo1);
+    words[rr * STRIDE + p + QUARTER] = pack_bf16(hi0, hi1);
+  }
+}
+
+/// forward_rows on tensor cores, for bf16 q, k or v (see forward_rows).
+/// The block's 2 warps own 32 query rows each (2 m-tiles); per tile of
+/// KT = 32 keys, S = Q K^T by mma over the head (padded to HDP, a multiple
+/// of 16), the row maxima across each quad of lanes through shared
+/// memory, P = exp(S - max) from the accumulators, and O += P V by mma
+/// with P rounded to bf16 as the A operand (the row sums l stay f32, from
+/// the unrounded P). q and k are rotated in f32 and rounded to bf16 as
+/// they are staged.
+template <int LQ, int LK, int H, int HD, int MASK, bool ROPE, typename QType,
+          typename KType, typename VType, typename OType>
+__device__ void forward_rows_tc(const QType *q, const KType *k, const VType *v,
+                                const int *qpos, const int *kpos, double base,
+                                OType *out, int batch) {
+  constexpr int HDP = (HD + 15) / 16 * 16;
+  constexpr int KT = 32;
+  // Row strides in words: = 4 (mod 8), so a warp's fragment reads (8 rows
+  // x 4 words) fall in 32 different banks.
+  constexpr int QW = HDP / 2 + 4;
+  constexpr int VW = KT / 2 + 4;
+  constexpr int NO = HDP / 8; // the output's 8-column tiles
+  __shared__ unsigned Qs[ATTN_ROWS][QW];
+  __shared__ unsigned Ks[KT][QW];
+  __shared__ unsigned Vt[HDP][VW]; // Vt[d][p] = V(j0 + 2p .. 2p + 1, d)
+  __shared__ float red[ATTN_ROWS][4];
+  __shared__ double freq[HD / 2];
+
+  const int b = (int)blockIdx.z, h = (int)blockIdx.y;
+  if (b >= batch)
+    return; // the whole block (only a launch at batch 0 has such a block)
+  const int tid = (int)threadIdx.x;
+  const int lane = tid % 32, g = lane / 4, qd = lane % 4;
+  const int wr = tid / 32 * 32; // the warp's first row within the block
+  const int row0 = (int)blockIdx.x * ATTN_ROWS;
+  if (ROPE)
+    rope_freqs<HD>(freq, base, tid);
+  // The padding columns stay zero: staging never writes them.
+  for (int e = tid; e < ATTN_ROWS * (QW - HD / 2); e += ATTN_ROWS)
+    Qs[e / (QW - HD / 2)][HD / 2 + e % (QW - HD / 2)] = 0u;
+  for (int e = tid; e < KT * (QW - HD / 2); e += ATTN_ROWS)
+    Ks[e / (QW - HD / 2)][HD / 2 + e % (QW - HD / 2)] = 0u;
+  for (int e = tid; e < (HDP - HD) * VW; e += ATTN_ROWS)
+    Vt[HD + e / VW][e % VW] = 0u;
+  __syncthreads(); // freq
+  stage_head_pairs<LQ, H, HD, ATTN_ROWS, QW, ROPE>(&Qs[0][0], q, qpos, freq, b,
+                                                   h, row0, tid);
+  const float scale = (float)(1.0 / sqrt((double)HD));
+
+  // This thread's rows: slot (i, hf) is block row wr + 16 i + g + 8 hf, and
+  // holds columns 2 qd, 2 qd + 1 of each 8-column tile (accumulator
+  // elements 2 hf and 2 hf + 1).
+  int rowEnd[2][2];
+  float m[2][2], l[2][2];
+  float o[2][NO][4];
+  AOARM_UNROLL
+  for (int i = 0; i < 2; ++i)
+    AOARM_UNROLL
+  for (int hf = 0; hf < 2; ++hf) {
+    const int r = row0 + wr + 16 * i + g + 8 * hf;
+    rowEnd[i][hf] = r < LQ ? visible_end<MASK, LK>(r) : 0;
+    m[i][hf] = -inf_f();
+    l[i][hf] = 0.0f;
+  }
+  AOARM_UNROLL
+  for (int i = 0; i < 2; ++i)
+    AOARM_UNROLL
+  for (int n = 0; n < NO; ++n)
+    AOARM_UNROLL
+  for (int e = 0; e < 4; ++e)
+    o[i][n][e] = 0.0f;
+
+  const int lastRow = LQ < row0 + ATTN_ROWS ? LQ - 1 : row0 + ATTN_ROWS - 1;
+  const int blockEnd = visible_end<MASK, LK>(lastRow);
+  for (int j0 = 0; j0 < blockEnd; j0 += KT) {
+    stage_head_pairs<LK, H, HD, KT, QW, ROPE>(&Ks[0][0], k, kpos, freq, b, h,
+                                              j0, tid);
+    for (int e = tid; e < HD * (KT / 2); e += ATTN_ROWS) {
+      const int d = e % HD, p = e / HD, j = j0 + 2 * p;
+      const long long at = (((long long)b * LK + j) * H + h) * HD + d;
+      Vt[d][p] = pack_bf16(j < LK ? load(v, at) : 0.0f,
+                           j + 1 < LK ? load(v, at + (long long)H * HD) : 0.0f);
+    }
+    __syncthreads();
+
+    float s[2][KT / 8][4];
+    AOARM_UNROLL
+    for (int i = 0; i < 2; ++i)
+      AOARM_UNROLL
+    for (int j = 0; j < KT / 8; ++j)
+      AOARM_UNROLL
+    for (int e = 0; e < 4; ++e)
+      s[i][j][e] = 0.0f;
+    for (int w = qd; w < HDP / 2; w += 8) { // 16 columns of the head a step
+      unsigned fa[2][4], fb[KT / 8][2];
+      AOARM_UNROLL
+      for (int i = 0; i < 2; ++i) {
+        const int r = wr + 16 * i + g;
+        fa[i][0] = Qs[r][w];
+        fa[i][1] = Qs[r + 8][w];
+        fa[i][2] = Qs[r][w + 4];
+        fa[i][3] = Qs[r + 8][w + 4];
+      }
+      AOARM_UNROLL
+      for (int j = 0; j < KT / 8; ++j) {
+        fb[j][0] = Ks[8 * j + g][w];
+        fb[j][1] = Ks[8 * j + g][w + 4];
+      }
+      mma_bf16_tile<2, KT / 8>(s, fa, fb);
+    }
+
+    // Scale and mask; each lane's maximum of its columns, per row.
+    AOARM_UNROLL
+    for (int i = 0; i < 2; ++i)
+      AOARM_UNROLL
+    for (int hf = 0; hf < 2; ++hf) {
+      float mx = -inf_f();
+      AOARM_UNROLL
+      for (int j = 0; j < KT / 8; ++j)
+        AOARM_UNROLL
+      for (int c = 0; c < 2; ++c) {
+        const int key = j0 + 8 * j + 2 * qd + c;
+        float &x = s[i][j][2 * hf + c];
+        x = key < rowEnd[i][hf] ? x * scale : -inf_f();
+        mx = fmaxf(mx, x);
+      }
+      red[wr + 16 * i + g + 8 * hf][qd] = mx;
+    }
+    __syncthreads();
+    AOARM_UNROLL
+    for (int i = 0; i < 2; ++i)
+      AOARM_UNROLL
+    for (int hf = 0; hf < 2; ++hf) {
+      const float *rm = red[wr + 16 * i + g + 8 * hf];
+      const float newMax =
+          fmaxf(m[i][hf], fmaxf(fmaxf(rm[0], rm[1]), fmaxf(rm[2], rm[3])));
+      // A row that has seen no key yet keeps o = l = 0 (p = 0 below).
+      const float shift = newMax == -inf_f() ? 0.0f : newMax;
+      const float correction = expf(m[i][hf] - shift);
+      l[i][hf] *= correction;
+      AOARM_UNROLL
+      for (int n = 0; n < NO; ++n)
+        AOARM_UNROLL
+      for (int c = 0; c < 2; ++c)
+        o[i][n][2 * hf + c] *= correction;
+      AOARM_UNROLL
+      for (int j = 0; j < KT / 8; ++j)
+        AOARM_UNROLL
+      for (int c = 0; c < 2; ++c) {
+        float &x = s[i][j][2 * hf + c];
+        x = expf(x - shift);
+        l[i][hf] += x;
+      }
+      m[i][hf] = newMax;
+    }
+
+    // O += P V, 16 keys a step: the accumulators of key tiles 2t and
+    // 2t + 1 are exactly the A fragment of columns [16t, 16t + 16).
+    AOARM_UNROLL
+    for (int t = 0; t < KT / 16; ++t) {
+      unsigned pa[2][4], vb[NO][2];
+      AOARM_UNROLL
+      for (int i = 0; i < 2; ++i) {
+        pa[i][0] = pack_bf16(s[i][2 * t][0], s[i][2 * t][1]);
+        pa[i][1] = pack_bf16(s[i][2 * t][2], s[i][2 * t][3]);
+        pa[i][2] = pack_bf16(s[i][2 * t + 1][0], s[i][2 * t + 1][1]);
+        pa[i][3] = pack_bf16(s[i][2 * t + 1][2], s[i][2 * t + 1][3]);
+      }
+      AOARM_UNROLL
+      for (int n = 0; n < NO; ++n) {
+        vb[n][0] = Vt[8 * n + g][8 * t + qd];
+        vb[n][1] = Vt[8 * n + g][8 * t + 4 + qd];
+      }
+      mma_bf16_tile<2, NO>(o, pa, vb);
+    }
+    __syncthreads(); // before the next tile overwrites Ks, Vt and red
+  }
+
+  // Each row's l is the sum of its quad's four parts, in lane order.
+  AOARM_UNROLL
+  for (int i = 0; i < 2; ++i)
+    AOARM_UNROLL
+  for (int hf = 0; hf < 2; ++hf)
+    red[wr + 16 * i + g + 8 * hf][qd] = l[i][hf];
+  __syncthreads();
+  AOARM_UNROLL
+  for (int i = 0; i < 2; ++i)
+    AOARM_UNROLL
+  for (int hf = 0; hf < 2; ++hf) {
+    const int r = row0 + wr + 16 * i + g + 8 * hf;
+    if (r >= LQ)
+      continue;
+    const float *rl = red[wr + 16 * i + g + 8 * hf];
+    const float sum = ((rl[0] + rl[1]) + rl[2]) + rl[3];
+    const long long off = (((long long)b * LQ + r) * H + h) * HD;
+    AOARM_UNROLL
+    for (int n = 0; n < NO; ++n)
+      AOARM_UNROLL
+    for (int c = 0; c < 2; ++c) {
+      const int d = 8 * n + 2 * qd + c;
+      if (d < HD)
+        store(out, off + d, sum > 0.0f ? o[i][n][2 * hf + c] / sum : 0.0f);
+    }
+  }
+}
+#endif
+
+/// The forward over one block of query rows (see forward_rows_simt): the
+/// output on tensor cores when q, k or v is bf16, the head size a multiple
+/// of 4 and the GPU has them. The backward's statistics stay on the CUDA
+/// cores, so that lse and D are those of the f32 scores that dq and dkdv
+/// recompute.
+template <int LQ, int LK, int H, int HD, int MASK, bool ROPE, bool STATS,
+          typename QType, typename KType, typename VType, typename DoType,
+          typename OType>
+__device__ void forward_rows(const QType *q, const KType *k, const VType *v,
+                             const int *qpos, const int *kpos, double base,
+                             const DoType *dout, OType *out, float *stats,
+                             int batch) {
+#if AOARM_TENSOR_CORES
+  if constexpr (!STATS && HD % 4 == 0 &&
+                (is_bf16<QType>::value || is_bf16<KType>::value ||
+                 is_bf16<VType>::value)) {
+    forward_rows_tc<LQ, LK, H, HD, MASK, ROPE>(q, k, v, qpos, kpos, base, out,
+                                               batch);
+    return;
+  }
+#endif
+  forward_rows_simt<LQ, LK, H, HD, MASK, ROPE, STATS>(q, k, v, qpos, kpos, base,
+                                                      dout, out, stats, batch);
 }
 
 /// dq for one block of query rows (see the file comment), from the stats.

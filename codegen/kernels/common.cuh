@@ -118,6 +118,15 @@ __device__ __forceinline__ void mma_bf16_tile(float (&acc)[MT][NT][4],
 #define AOARM_TENSOR_CORES 0
 #endif
 
+/// Before a loop with a constant trip count that indexes a register array:
+/// unrolled fully, the array stays in registers (else the compiler may put
+/// it in local memory). Nothing on the host.
+#if defined(__CUDA_ARCH__)
+#define AOARM_UNROLL _Pragma("unroll")
+#else
+#define AOARM_UNROLL
+#endif
+
 __device__ __forceinline__ long long ceil_div(long long a, long long b) {
   return (a + b - 1) / b;
 }

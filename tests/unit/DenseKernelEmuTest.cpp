@@ -21,6 +21,11 @@
 //   1e-5 (1 + 2^-8), rtol 1e-4 (1 + 2^-8) + 2^-8, derived at the check.
 //   Measured up to 97% of that (3.9e-3 relative where |want| > 0.01): the
 //   rounding alone comes close to 2^-8, so the bound has no slack to give.
+// - tensor cores: a matrix product with a bf16 operand rounds the other
+//   to bf16, and so does the reference (the same bounds then hold); the
+//   attention forward with bf16 inputs rounds the rotated q and k (so does
+//   the reference, rotating in f32 as the kernel does) and P, whose
+//   rounding the check adds to atol (tensorCoreAttention).
 // Each successful comparison prints its max errors.
 #include "runtime/checkpoint/Safetensors.h"
 #include "runtime/cpu/RefOps.h"
@@ -48,6 +53,17 @@ std::vector<double> roundedToBf16(std::vector<double> v) {
   for (double &e : v)
     e = bfloat16ToFloat(floatToBFloat16(static_cast<float>(e)));
   return v;
+}
+
+/// Whether an attention case's output comes from tensor cores
+/// (attention.cuh forward_rows): a forward with q, k or v bf16 and a head
+/// size that is a multiple of 4. The emulator has them, as sm_80+ does.
+bool tensorCoreAttention(const KernelRequest &r) {
+  if (r.kernel != "attention" && r.kernel != "rope_attention")
+    return false;
+  const int64_t heads = std::stoll(r.attrs.at("heads"));
+  return r.inputs[0].shape[2] / heads % 4 == 0 &&
+         (r.inputs[0].bf16 || r.inputs[1].bf16 || r.inputs[2].bf16);
 }
 
 cpu::MaskKind maskKind(const std::string &name) {
@@ -152,8 +168,21 @@ std::vector<std::vector<double>> reference(const KernelCase &c, int batch,
   std::vector<double> q = toDouble(in[first].f), kx = toDouble(in[first + 1].f);
   const std::vector<double> v = toDouble(in[first + 2].f);
   double base = 0;
-  if (rope) {
+  if (rope)
     base = std::stod(r.attrs.at("rope_base"));
+  if (tensorCoreAttention(r)) {
+    // The kernel rotates q and k in f32 (as ropeForward<float>) and rounds
+    // them to bf16 for the tensor cores' S = Q K^T.
+    std::vector<float> qf = in[first].f, kf = in[first + 1].f;
+    if (rope) {
+      cpu::ropeForward<float>(qf.data(), qf.data(), in[first + 3].i.data(),
+                              batch, lq, heads, hd, base);
+      cpu::ropeForward<float>(kf.data(), kf.data(), in[first + 4].i.data(),
+                              batch, lk, heads, hd, base);
+    }
+    q = roundedToBf16(toDouble(qf));
+    kx = roundedToBf16(toDouble(kf));
+  } else if (rope) {
     cpu::ropeForward<double>(q.data(), q.data(), in[first + 3].i.data(), batch,
                              lq, heads, hd, base);
     cpu::ropeForward<double>(kx.data(), kx.data(), in[first + 4].i.data(),
@@ -212,7 +241,13 @@ TEST_P(DenseCase, MatchesReference) {
       //                 = kAtol (1 + 2^-8) + (kRtol (1 + 2^-8) + 2^-8) |want|.
       constexpr double halfUlp = 1.0 / 256; // of a bf16, relative: 2^-8
       const bool bf16 = outputs[o].info.bf16;
-      const double atol = bf16 ? kAtol * (1 + halfUlp) : kAtol;
+      // Tensor-core attention also rounds P to bf16 for P V (its row sums
+      // stay f32): each weight moves by at most 2^-8 of itself, so the
+      // output by at most 2^-8 max |v| = 2^-8 (v in [-1, 1)). Twice that,
+      // for scores whose rotated q or k rounds to the other bf16 on a GPU
+      // that fuses the rotation's multiply-adds.
+      const double tcAtol = tensorCoreAttention(c.request) ? 2 * halfUlp : 0;
+      const double atol = (bf16 ? kAtol * (1 + halfUlp) : kAtol) + tcAtol;
       const double rtol = bf16 ? kRtol * (1 + halfUlp) + halfUlp : kRtol;
       ::testing::AssertionResult close =
           expectClose(outputs[o].f, want[o], atol, rtol, what);
@@ -312,7 +347,7 @@ TEST(DenseLowering, StorageChangesOnlyPointerTypes) {
       EXPECT_EQ(got->scratch[s].perRow, want->scratch[s].perRow) << c.name;
     }
   }
-  EXPECT_EQ(checked, 23); // 11 matrix-product and 12 attention cases
+  EXPECT_EQ(checked, 31); // 11 matrix-product and 20 attention cases
 }
 
 TEST(DenseLowering, LeavesOtherKernelsAlone) {

@@ -211,7 +211,7 @@ template <typename Body> void launch(dim3 grid, dim3 block, Body body) {
 /// are summed onto the accumulator in k order, in f32.
 inline void mmaBf16Tile(float *acc, const unsigned *a, const unsigned *b,
                         int mt, int nt) {
-  constexpr int kMaxTiles = 4;
+  constexpr int kMaxTiles = 16;
   struct Exchange {
     unsigned a[32][kMaxTiles * 4];
     unsigned b[32][kMaxTiles * 2];

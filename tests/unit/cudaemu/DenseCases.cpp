@@ -201,6 +201,19 @@ std::vector<KernelCase> denseCases() {
                                        : std::vector<int>{0};
       cases.push_back(withBf16(attentionCase(kernel, a), in, out));
     }
+  // The forward's tensor-core path (bf16 inputs, head size a multiple of
+  // 4): a head of 20 padded to 32, two query blocks and three 32-key tiles
+  // with both causal masks, a head of 128 (16 output tiles); and a head of
+  // 18, which stays on the CUDA cores.
+  const std::vector<Attn> tcShapes = {
+      {"causal", 70, 70, 40, 2, 1},
+      {"strict_causal", 70, 70, 64, 1, 1},
+      {"bidirectional", 40, 37, 128, 1, 1},
+      {"causal", 13, 13, 36, 2},
+  };
+  for (const std::string kernel : {"attention", "rope_attention"})
+    for (const Attn &a : tcShapes)
+      cases.push_back(withBf16(attentionCase(kernel, a), {0, 1, 2}, {0}));
   return cases;
 }
 
