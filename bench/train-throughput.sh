@@ -9,9 +9,9 @@
 # Each bundle trains N steps (default 30) from scratch in a temporary run
 # directory; the figure is TOKENS / median step time over the steps after
 # the first 5 (the first step also captures the CUDA graph). Prints one row
-# per bundle and the device. Absolute numbers: the PyTorch baseline the
-# ratio should be taken against is not in this repository yet (see
-# bench/README.md).
+# per bundle and the device. Absolute numbers: take ratios against a
+# baseline timed in the same run, as scripts/gpu-check.sh does (drope with
+# --storage f32, and bench/torch-baseline.py's PyTorch drope).
 set -euo pipefail
 aoarm=aoarm data="" steps=30 tokens=65536 device=cuda bundles=()
 while [ $# -gt 0 ]; do

@@ -132,6 +132,27 @@ pack() {
     "bin/aoarm ${tests[*]##*/}"
 }
 
+# bench_ratios TABLE: drope's tokens/s with bf16 storage (tensor cores)
+# over f32 storage (CUDA cores) and over eager PyTorch, at each L, from the
+# rows train-throughput.sh and torch-baseline.py printed into TABLE.
+bench_ratios() {
+  python3 - "$1" <<'PY'
+import re, sys
+rate = {}
+for line in open(sys.argv[1]):
+    # name, L, batch, tokens/step, median s, tokens/s[, more]
+    row = re.match(r"(\S.*?)\s+\d+\s+\d+\s+\d+\s+[\d.]+\s+(\d+)\b", line)
+    if row:
+        rate[row.group(1)] = float(row.group(2))
+for L in (128, 1024):
+    bf16 = rate.get(f"drope-{L}.aoarm")
+    for name, base in ((f"drope-{L}-f32.aoarm", "f32 storage"),
+                       (f"torch-drope-{L} (eager)", "PyTorch eager")):
+        if bf16 and rate.get(name):
+            print(f"ratio: drope L={L} bf16 / {base}: {bf16 / rate[name]:.2f}")
+PY
+}
+
 check() {
   local dir=${1:-}
   if [ -z "$dir" ]; then
@@ -232,6 +253,16 @@ check() {
       "$benchdir"/drope-{128,1024}-f32.aoarm | tee "$benchdir/table"; then
       bench_result="ran"
       grep -q FAILED "$benchdir/table" && failures+=("a throughput run failed")
+      # The in-run baselines: drope with f32 storage (no tensor cores) and
+      # the same drope in eager PyTorch, on this card, now.
+      if python3 -c "import torch" 2>/dev/null; then
+        python3 bench/torch-baseline.py --models drope \
+          --steps "${AOARM_BENCH_STEPS:-12}" | tee -a "$benchdir/table" ||
+          echo "(bench/torch-baseline.py failed: no PyTorch ratio)"
+      else
+        echo "(no PyTorch here: no PyTorch ratio)"
+      fi
+      bench_ratios "$benchdir/table"
     else
       failures+=("bench/train-throughput.sh failed")
     fi
