@@ -340,28 +340,24 @@ __device__ void forward_rows_tc(const QType *q, const KType *k, const VType *v,
                                                    h, row0, tid);
   const float scale = (float)(1.0 / sqrt((double)HD));
 
-  // This thread's rows: slot (i, hf) is block row wr + 16 i + g + 8 hf, and
-  // holds columns 2 qd, 2 qd + 1 of each 8-column tile (accumulator
-  // elements 2 hf and 2 hf + 1).
-  int rowEnd[2][2];
-  float m[2][2], l[2][2];
+  // This thread's rows: slot x = 2 i + hf is block row wr + 16 i + g +
+  // 8 hf (i: the m-tile, hf: the upper or lower 8 rows) and holds columns
+  // 2 qd, 2 qd + 1 of each 8-column tile, accumulator elements 2 hf and
+  // 2 hf + 1. Loops over register arrays are unrolled (AOARM_UNROLL).
+  int rowEnd[4];
+  float m[4], l[4];
   float o[2][NO][4];
   AOARM_UNROLL
-  for (int i = 0; i < 2; ++i)
-    AOARM_UNROLL
-  for (int hf = 0; hf < 2; ++hf) {
-    const int r = row0 + wr + 16 * i + g + 8 * hf;
-    rowEnd[i][hf] = r < LQ ? visible_end<MASK, LK>(r) : 0;
-    m[i][hf] = -inf_f();
-    l[i][hf] = 0.0f;
+  for (int x = 0; x < 4; ++x) {
+    const int r = row0 + wr + 16 * (x / 2) + g + 8 * (x % 2);
+    rowEnd[x] = r < LQ ? visible_end<MASK, LK>(r) : 0;
+    m[x] = -inf_f();
+    l[x] = 0.0f;
   }
   AOARM_UNROLL
-  for (int i = 0; i < 2; ++i)
-    AOARM_UNROLL
-  for (int n = 0; n < NO; ++n)
-    AOARM_UNROLL
-  for (int e = 0; e < 4; ++e)
-    o[i][n][e] = 0.0f;
+  for (int e = 0; e < 2 * NO * 4; ++e) {
+    o[e / (NO * 4)][e / 4 % NO][e % 4] = 0.0f;
+  }
 
   const int lastRow = LQ < row0 + ATTN_ROWS ? LQ - 1 : row0 + ATTN_ROWS - 1;
   const int blockEnd = visible_end<MASK, LK>(lastRow);
@@ -378,12 +374,9 @@ __device__ void forward_rows_tc(const QType *q, const KType *k, const VType *v,
 
     float s[2][KT / 8][4];
     AOARM_UNROLL
-    for (int i = 0; i < 2; ++i)
-      AOARM_UNROLL
-    for (int j = 0; j < KT / 8; ++j)
-      AOARM_UNROLL
-    for (int e = 0; e < 4; ++e)
-      s[i][j][e] = 0.0f;
+    for (int e = 0; e < 2 * (KT / 8) * 4; ++e) {
+      s[e / (KT / 2)][e / 4 % (KT / 8)][e % 4] = 0.0f;
+    }
     for (int w = qd; w < HDP / 2; w += 8) { // 16 columns of the head a step
       unsigned fa[2][4], fb[KT / 8][2];
       AOARM_UNROLL
@@ -402,49 +395,41 @@ __device__ void forward_rows_tc(const QType *q, const KType *k, const VType *v,
       mma_bf16_tile<2, KT / 8>(s, fa, fb);
     }
 
-    // Scale and mask; each lane's maximum of its columns, per row.
+    // Scale and mask (column y = 2 j + c of the row's tile columns); each
+    // lane's maximum of its columns, per row.
     AOARM_UNROLL
-    for (int i = 0; i < 2; ++i)
-      AOARM_UNROLL
-    for (int hf = 0; hf < 2; ++hf) {
+    for (int x = 0; x < 4; ++x) {
       float mx = -inf_f();
       AOARM_UNROLL
-      for (int j = 0; j < KT / 8; ++j)
-        AOARM_UNROLL
-      for (int c = 0; c < 2; ++c) {
-        const int key = j0 + 8 * j + 2 * qd + c;
-        float &x = s[i][j][2 * hf + c];
-        x = key < rowEnd[i][hf] ? x * scale : -inf_f();
-        mx = fmaxf(mx, x);
+      for (int y = 0; y < KT / 4; ++y) {
+        const int key = j0 + 8 * (y / 2) + 2 * qd + y % 2;
+        float &z = s[x / 2][y / 2][2 * (x % 2) + y % 2];
+        z = key < rowEnd[x] ? z * scale : -inf_f();
+        mx = fmaxf(mx, z);
       }
-      red[wr + 16 * i + g + 8 * hf][qd] = mx;
+      red[wr + 16 * (x / 2) + g + 8 * (x % 2)][qd] = mx;
     }
     __syncthreads();
     AOARM_UNROLL
-    for (int i = 0; i < 2; ++i)
-      AOARM_UNROLL
-    for (int hf = 0; hf < 2; ++hf) {
-      const float *rm = red[wr + 16 * i + g + 8 * hf];
+    for (int x = 0; x < 4; ++x) {
+      const float *rm = red[wr + 16 * (x / 2) + g + 8 * (x % 2)];
       const float newMax =
-          fmaxf(m[i][hf], fmaxf(fmaxf(rm[0], rm[1]), fmaxf(rm[2], rm[3])));
+          fmaxf(m[x], fmaxf(fmaxf(rm[0], rm[1]), fmaxf(rm[2], rm[3])));
       // A row that has seen no key yet keeps o = l = 0 (p = 0 below).
       const float shift = newMax == -inf_f() ? 0.0f : newMax;
-      const float correction = expf(m[i][hf] - shift);
-      l[i][hf] *= correction;
+      const float correction = expf(m[x] - shift);
+      l[x] *= correction;
       AOARM_UNROLL
-      for (int n = 0; n < NO; ++n)
-        AOARM_UNROLL
-      for (int c = 0; c < 2; ++c)
-        o[i][n][2 * hf + c] *= correction;
-      AOARM_UNROLL
-      for (int j = 0; j < KT / 8; ++j)
-        AOARM_UNROLL
-      for (int c = 0; c < 2; ++c) {
-        float &x = s[i][j][2 * hf + c];
-        x = expf(x - shift);
-        l[i][hf] += x;
+      for (int y = 0; y < 2 * NO; ++y) {
+        o[x / 2][y / 2][2 * (x % 2) + y % 2] *= correction;
       }
-      m[i][hf] = newMax;
+      AOARM_UNROLL
+      for (int y = 0; y < KT / 4; ++y) {
+        float &z = s[x / 2][y / 2][2 * (x % 2) + y % 2];
+        z = expf(z - shift);
+        l[x] += z;
+      }
+      m[x] = newMax;
     }
 
     // O += P V, 16 keys a step: the accumulators of key tiles 2t and
@@ -471,28 +456,22 @@ __device__ void forward_rows_tc(const QType *q, const KType *k, const VType *v,
 
   // Each row's l is the sum of its quad's four parts, in lane order.
   AOARM_UNROLL
-  for (int i = 0; i < 2; ++i)
-    AOARM_UNROLL
-  for (int hf = 0; hf < 2; ++hf)
-    red[wr + 16 * i + g + 8 * hf][qd] = l[i][hf];
+  for (int x = 0; x < 4; ++x) {
+    red[wr + 16 * (x / 2) + g + 8 * (x % 2)][qd] = l[x];
+  }
   __syncthreads();
   AOARM_UNROLL
-  for (int i = 0; i < 2; ++i)
-    AOARM_UNROLL
-  for (int hf = 0; hf < 2; ++hf) {
-    const int r = row0 + wr + 16 * i + g + 8 * hf;
-    if (r >= LQ)
-      continue;
-    const float *rl = red[wr + 16 * i + g + 8 * hf];
+  for (int x = 0; x < 4; ++x) {
+    const int r = row0 + wr + 16 * (x / 2) + g + 8 * (x % 2);
+    const float *rl = red[wr + 16 * (x / 2) + g + 8 * (x % 2)];
     const float sum = ((rl[0] + rl[1]) + rl[2]) + rl[3];
     const long long off = (((long long)b * LQ + r) * H + h) * HD;
     AOARM_UNROLL
-    for (int n = 0; n < NO; ++n)
-      AOARM_UNROLL
-    for (int c = 0; c < 2; ++c) {
-      const int d = 8 * n + 2 * qd + c;
-      if (d < HD)
-        store(out, off + d, sum > 0.0f ? o[i][n][2 * hf + c] / sum : 0.0f);
+    for (int y = 0; y < 2 * NO; ++y) {
+      const int d = 8 * (y / 2) + 2 * qd + y % 2;
+      if (r < LQ && d < HD)
+        store(out, off + d,
+              sum > 0.0f ? o[x / 2][y / 2][2 * (x % 2) + y % 2] / sum : 0.0f);
     }
   }
 }
