@@ -377,20 +377,15 @@ __device__ void forward_rows_tc(const QType *q, const KType *k, const VType *v,
     for (int e = 0; e < 2 * (KT / 8) * 4; ++e) {
       s[e / (KT / 2)][e / 4 % (KT / 8)][e % 4] = 0.0f;
     }
-    for (int w = qd; w < HDP / 2; w += 8) { // 16 columns of the head a step
+    for (int w0 = 0; w0 < HDP / 2; w0 += 8) { // 16 columns of the head
       unsigned fa[2][4], fb[KT / 8][2];
       AOARM_UNROLL
       for (int i = 0; i < 2; ++i) {
-        const int r = wr + 16 * i + g;
-        fa[i][0] = Qs[r][w];
-        fa[i][1] = Qs[r + 8][w];
-        fa[i][2] = Qs[r][w + 4];
-        fa[i][3] = Qs[r + 8][w + 4];
+        mma_fragment_a(fa[i], &Qs[0][0], QW, wr + 16 * i, w0, lane);
       }
       AOARM_UNROLL
       for (int j = 0; j < KT / 8; ++j) {
-        fb[j][0] = Ks[8 * j + g][w];
-        fb[j][1] = Ks[8 * j + g][w + 4];
+        mma_fragment_b(fb[j], &Ks[0][0], QW, 8 * j, w0, lane);
       }
       mma_bf16_tile<2, KT / 8>(s, fa, fb);
     }
@@ -446,8 +441,7 @@ __device__ void forward_rows_tc(const QType *q, const KType *k, const VType *v,
       }
       AOARM_UNROLL
       for (int n = 0; n < NO; ++n) {
-        vb[n][0] = Vt[8 * n + g][8 * t + qd];
-        vb[n][1] = Vt[8 * n + g][8 * t + 4 + qd];
+        mma_fragment_b(vb[n], &Vt[0][0], VW, 8 * n, 8 * t, lane);
       }
       mma_bf16_tile<2, NO>(o, pa, vb);
     }

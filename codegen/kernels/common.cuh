@@ -118,6 +118,30 @@ __device__ __forceinline__ void mma_bf16_tile(float (&acc)[MT][NT][4],
 #define AOARM_TENSOR_CORES 0
 #endif
 
+/// The fragments of one mma from a shared tile of bf16 pairs that keeps
+/// the reduction contiguous (row r, word w = the pair of columns 2w and
+/// 2w + 1; `stride` words a row): the A fragment of rows r0 .. r0 + 15,
+/// and the B fragment of the 8 columns of B stored as rows n0 .. n0 + 7,
+/// both over the 16 reduction columns from word w0.
+__device__ __forceinline__ void mma_fragment_a(unsigned (&a)[4],
+                                               const unsigned *tile,
+                                               int stride, int r0, int w0,
+                                               int lane) {
+  const unsigned *p = tile + (r0 + lane / 4) * stride + w0 + lane % 4;
+  a[0] = p[0];
+  a[1] = p[8 * stride];
+  a[2] = p[4];
+  a[3] = p[8 * stride + 4];
+}
+__device__ __forceinline__ void mma_fragment_b(unsigned (&b)[2],
+                                               const unsigned *tile,
+                                               int stride, int n0, int w0,
+                                               int lane) {
+  const unsigned *p = tile + (n0 + lane / 4) * stride + w0 + lane % 4;
+  b[0] = p[0];
+  b[1] = p[4];
+}
+
 /// Before a loop with a constant trip count that indexes a register array:
 /// unrolled fully, the array stays in registers (else the compiler may put
 /// it in local memory). Nothing on the host.

@@ -208,20 +208,13 @@ __device__ void gemm_range_tc(const AType *a, const BType *b, CType *c,
     if (t0 + GEMM_TC_KTILE < t_end)
       fetch(t0 + GEMM_TC_KTILE);
     for (int s = 0; s < GEMM_TC_KTILE / 16; ++s) {
-      const int w = 8 * s + q; // the word of columns 16s + 2q, 2q + 1
       unsigned fa[2][4], fb[2][2];
-      for (int i = 0; i < 2; ++i) {
-        const int r = wr + 16 * i + g;
-        fa[i][0] = As[r][w];
-        fa[i][1] = As[r + 8][w];
-        fa[i][2] = As[r][w + 4];
-        fa[i][3] = As[r + 8][w + 4];
-      }
-      for (int j = 0; j < 2; ++j) {
-        const int n = wc + 8 * j + g;
-        fb[j][0] = Bs[n][w];
-        fb[j][1] = Bs[n][w + 4];
-      }
+      for (int i = 0; i < 2; ++i)
+        mma_fragment_a(fa[i], &As[0][0], GEMM_TC_WORDS, wr + 16 * i, 8 * s,
+                       lane);
+      for (int j = 0; j < 2; ++j)
+        mma_fragment_b(fb[j], &Bs[0][0], GEMM_TC_WORDS, wc + 8 * j, 8 * s,
+                       lane);
       mma_bf16_tile<2, 2>(acc, fa, fb);
     }
     __syncthreads(); // before the next step overwrites As and Bs
