@@ -43,7 +43,8 @@ FailureOr<GpuProgram> buildGpuProgram(ModelOp model,
         specs.push_back({launch, kernels::argumentTypes(k.request, launch),
                          k.file, k.line});
   std::vector<std::string> names;
-  kernels::CudaModule module = kernels::emitCudaModule(specs, &names);
+  kernels::CudaModule module =
+      kernels::emitCudaModule(specs, &names, options.tensorCores);
   program.source = std::move(module.source);
 
   json table = json::array();
@@ -114,11 +115,12 @@ FailureOr<GpuProgram> buildGpuProgram(ModelOp model,
   }
   const int64_t paramBytes =
       program.plans.empty() ? 0 : program.plans.front().paramBytes;
-  program.manifest = json{{"param_bytes", paramBytes},
-                          {"activations",
-                           options.bf16Activations ? "bf16" : "f32"},
-                          {"kernels", std::move(table)},
-                          {"functions", std::move(functions)}};
+  program.manifest =
+      json{{"param_bytes", paramBytes},
+           {"activations", options.bf16Activations ? "bf16" : "f32"},
+           {"tensor_cores", options.tensorCores},
+           {"kernels", std::move(table)},
+           {"functions", std::move(functions)}};
   return program;
 }
 

@@ -109,6 +109,10 @@ struct StepPlan {
 struct PlanOptions {
   /// Store activations as bf16 (the policy above); false: all f32.
   bool bf16Activations = true;
+  /// Let kernels with bf16 operands use tensor cores where the GPU has
+  /// them (docs/kernels.md); false defines AOARM_NO_TENSOR_CORES in the
+  /// module, so every kernel runs on the CUDA cores.
+  bool tensorCores = true;
 };
 
 /// Lowers and plans `step`, a step of `model`. Fails (with an error on the

@@ -73,10 +73,13 @@ pack() {
         "$build/bin/aoarmc" models/$m.mlir --set seq_len=$L -o "$benchdir/$m-$L.aoarm" || return 1
       done
     done
-    # The same drope with f32 activations: the in-run baseline for bf16.
+    # The same drope with f32 activations, and with bf16 but no tensor
+    # cores: the in-run baselines for bf16 storage and for tensor cores.
     for L in 128 1024; do
       "$build/bin/aoarmc" models/drope.mlir --set seq_len=$L --storage f32 \
         -o "$benchdir/drope-$L-f32.aoarm" || return 1
+      "$build/bin/aoarmc" models/drope.mlir --set seq_len=$L --tensor-cores off \
+        -o "$benchdir/drope-$L-notc.aoarm" || return 1
     done
     if [ -f data/fortunes.txt ]; then
       cp data/fortunes.txt "$benchdir/corpus.txt"
@@ -132,9 +135,10 @@ pack() {
     "bin/aoarm ${tests[*]##*/}"
 }
 
-# bench_ratios TABLE: drope's tokens/s with bf16 storage (tensor cores)
-# over f32 storage (CUDA cores) and over eager PyTorch, at each L, from the
-# rows train-throughput.sh and torch-baseline.py printed into TABLE.
+# bench_ratios TABLE: drope's tokens/s with bf16 storage and tensor cores
+# over the same without tensor cores, over f32 storage, and over eager
+# PyTorch, at each L, from the rows train-throughput.sh and
+# torch-baseline.py printed into TABLE.
 bench_ratios() {
   python3 - "$1" <<'PY'
 import re, sys
@@ -146,7 +150,8 @@ for line in open(sys.argv[1]):
         rate[row.group(1)] = float(row.group(2))
 for L in (128, 1024):
     bf16 = rate.get(f"drope-{L}.aoarm")
-    for name, base in ((f"drope-{L}-f32.aoarm", "f32 storage"),
+    for name, base in ((f"drope-{L}-notc.aoarm", "no tensor cores"),
+                       (f"drope-{L}-f32.aoarm", "f32 storage"),
                        (f"torch-drope-{L} (eager)", "PyTorch eager")):
         if bf16 and rate.get(name):
             print(f"ratio: drope L={L} bf16 / {base}: {bf16 / rate[name]:.2f}")
@@ -250,7 +255,7 @@ check() {
     if bash bench/train-throughput.sh --aoarm "$dir/bin/aoarm" \
       --data "$benchdir/corpus.txt" --steps "${AOARM_BENCH_STEPS:-12}" \
       "$benchdir"/{ar,mdlm,drope,twostream}-{128,1024}.aoarm \
-      "$benchdir"/drope-{128,1024}-f32.aoarm | tee "$benchdir/table"; then
+      "$benchdir"/drope-{128,1024}-{f32,notc}.aoarm | tee "$benchdir/table"; then
       bench_result="ran"
       grep -q FAILED "$benchdir/table" && failures+=("a throughput run failed")
       # The in-run baselines: drope with f32 storage (no tensor cores) and

@@ -166,9 +166,11 @@ struct CudaModule {
 
 /// Emits the library and one wrapper per distinct (call, argument types),
 /// named `aoarm_<n>_<template>` in first-use order; `names[i]` receives the
-/// wrapper of `wrappers[i]`. Deterministic.
+/// wrapper of `wrappers[i]`. Without `tensorCores`, the module defines
+/// AOARM_NO_TENSOR_CORES before the library (common.cuh). Deterministic.
 CudaModule emitCudaModule(const std::vector<WrapperSpec> &wrappers,
-                          std::vector<std::string> *names);
+                          std::vector<std::string> *names,
+                          bool tensorCores = true);
 
 /// The library's device source (every .cuh, in a fixed order).
 const std::string &librarySource();

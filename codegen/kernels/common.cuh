@@ -85,8 +85,12 @@ template <> struct is_bf16<bf16> { static constexpr bool value = true; };
 //   acc[i][j] = C(g, 2q), C(g, 2q+1), C(g+8, 2q), C(g+8, 2q+1)
 // All 32 lanes of the warp must call it together. AOARM_TENSOR_CORES says
 // whether it exists: sm_80 and later, and the host emulator, which
-// implements it from this same table (tests/unit/cudaemu/CudaEmu.h).
-#if defined(__CUDA_ARCH__)
+// implements it from this same table (tests/unit/cudaemu/CudaEmu.h); not
+// in a module that defines AOARM_NO_TENSOR_CORES (aoarmc --tensor-cores
+// off).
+#if defined(AOARM_NO_TENSOR_CORES)
+#define AOARM_TENSOR_CORES 0
+#elif defined(__CUDA_ARCH__)
 #if __CUDA_ARCH__ >= 800
 #define AOARM_TENSOR_CORES 1
 template <int MT, int NT>

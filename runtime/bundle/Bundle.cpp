@@ -1053,10 +1053,16 @@ std::string describeBundle(const Bundle &bundle,
   if (manifest.gpu.is_object()) {
     const json &gpu = manifest.gpu;
     const json kernels = gpu.value("kernels", json::array());
-    out += fmt::format("GPU program: arch {}, {} activations, {} kernel{}\n",
+    // Bundles before the tensor cores have no "tensor_cores"; say only when
+    // they were turned off.
+    const auto tc = gpu.find("tensor_cores");
+    const bool tensorCores =
+        tc == gpu.end() || !tc->is_boolean() || tc->get<bool>();
+    out += fmt::format("GPU program: arch {}, {} activations, {}{} kernel{}\n",
                        gpu.value("arch", std::string("?")),
                        gpu.value("activations", std::string("f32")),
-                       kernels.size(), kernels.size() == 1 ? "" : "s");
+                       tensorCores ? "" : "tensor cores off, ", kernels.size(),
+                       kernels.size() == 1 ? "" : "s");
     rows = {{"function", "launches", "arena bytes"}};
     const json functions = gpu.value("functions", json::object());
     for (const auto &item : functions.items())

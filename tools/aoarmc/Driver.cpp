@@ -106,6 +106,7 @@ LogicalResult addGpuProgram(ModuleOp module, const std::string &arch,
 int compile(const CompileOptions &options) {
   PlanOptions plan;
   plan.bf16Activations = options.storage == "bf16";
+  plan.tensorCores = options.tensorCores == "on";
   MLIRContext context;
   context.loadDialect<AoarmDialect>();
   // Users see their own file:line:col, not a dump of the op.

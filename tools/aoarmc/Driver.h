@@ -19,6 +19,9 @@ struct CompileOptions {
   /// How the GPU program stores activations: "bf16" or "f32"
   /// (codegen/MemoryPlan.h).
   std::string storage = "bf16";
+  /// Whether the kernels may use tensor cores where the GPU has them
+  /// ("on") or run every product on the CUDA cores ("off").
+  std::string tensorCores = "on";
 };
 
 /// The stages `--emit` accepts, with what each shows.

@@ -48,6 +48,12 @@ int main(int argc, char **argv) {
                  "weights, optimizer, residual stream, logits and losses) or "
                  "f32 (everything; the tightest parity with the CPU)")
       ->check(CLI::IsMember({"bf16", "f32"}));
+  app.add_option("--tensor-cores", options.tensorCores,
+                 "on (default): matrix products with a bf16 operand and the "
+                 "attention forward with bf16 inputs use tensor cores where "
+                 "the GPU has them (sm_80+); off: every kernel on the CUDA "
+                 "cores, for comparison or as a fallback")
+      ->check(CLI::IsMember({"on", "off"}));
   CLI11_PARSE(app, argc, argv);
   if (options.emit.empty())
     options.emit = endsWith(options.output, ".aoarm") ? "bundle"
