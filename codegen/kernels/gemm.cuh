@@ -24,9 +24,10 @@
 // bf16 as it is staged (an f32 weight, as autocast does), the products are
 // exact and the sums f32. Same tiles, grid and block; each warp owns a
 // 32 x 16 part of the 64 x 64 tile, and the reduction runs in steps of
-// GEMM_TC_KTILE (32), the next step's operands read from global memory
-// while this one's multiply. Products of f32 operands only stay on the
-// CUDA cores, and so does everything below sm_80.
+// GEMM_TC_KTILE (32), each thread reading the next step's operands from
+// global memory while the warps multiply this step's. Products of f32
+// operands only stay on the CUDA cores, and so does everything below
+// sm_80.
 //
 // Storage: a, b and c each have a type parameter of their own (float or
 // bf16, deduced from the wrapper's pointers; the memory plan mixes them:
