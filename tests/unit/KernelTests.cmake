@@ -108,10 +108,11 @@ endif()
 if(AOARM_BUILD_COMPILER AND AOARM_NVRTC_FOUND)
   add_executable(GenEmuModule cudaemu/GenEmuModule.cpp)
   target_link_libraries(GenEmuModule PRIVATE AoarmRuntime)
-  # One library per test bundle: <model>-small (bf16 activations) and
-  # <model>-small-f32.
+  # One library per test bundle: <model>-small (bf16 activations),
+  # <model>-small-f32, and drope-small-notc (bf16 without tensor cores).
   foreach(stem ar-small mdlm-small drope-small twostream-small
-          ar-small-f32 mdlm-small-f32 drope-small-f32 twostream-small-f32)
+          ar-small-f32 mdlm-small-f32 drope-small-f32 twostream-small-f32
+          drope-small-notc)
     set(bundle ${AOARM_TEST_BUNDLES}/${stem}.aoarm)
     set(module ${emu_driver_dir}/EmuModule-${stem}.cpp)
     add_custom_command(OUTPUT ${module}
